@@ -1,0 +1,78 @@
+/* gateway.h — the device registry and the router between devices and
+ * ThingsBoard: uplink records go into the outbox, downlink messages are
+ * decoded and routed to the source of the device they name.
+ */
+#pragma once
+
+#include <glib-object.h>
+#include "config.h"
+#include "device.h"
+#include "outbox.h"
+#include "rpc.h"
+#include "source.h"
+
+#define TBG_ERROR (tbg_error_quark ())
+typedef enum {
+	TBG_ERROR_FAILED,
+	TBG_ERROR_INVALID_ARGS,
+	TBG_ERROR_NOT_FOUND,
+	TBG_ERROR_NOT_CONNECTED,
+	TBG_ERROR_TIMEOUT,
+	TBG_ERROR_PERMISSION_DENIED,
+	TBG_ERROR_EXISTS,
+} TbgError;
+GQuark tbg_error_quark (void);
+
+#define TBG_TYPE_GATEWAY (tbg_gateway_get_type ())
+G_DECLARE_FINAL_TYPE (TbgGateway, tbg_gateway, TBG, GATEWAY, GObject)
+
+typedef struct {
+	guint64 records_sent;      /* acknowledged by the broker */
+	guint64 publishes_sent;
+	guint64 records_queued;    /* waiting for a PUBACK */
+	guint64 records_dropped;   /* outbox full or too big */
+	guint64 downlink_received;
+	guint64 downlink_invalid;
+	guint64 rpcs_received;
+	guint64 rpcs_timed_out;
+	guint   devices;
+	guint   devices_connected;
+	gint64  started_us;        /* monotonic */
+} TbgGatewayStats;
+
+/* Takes ownership of @cfg. @sources: NULL-terminated, usually tbg_sources. */
+TbgGateway *tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **error);
+/* Starts the sources and connects. */
+gboolean    tbg_gateway_start (TbgGateway *gw, GError **error);
+/* Applies a new config (takes ownership): reconnects if [server] changed,
+ * restarts the sources. On error the old config stays in force. */
+gboolean    tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error);
+/* Stops the sources (their devices disconnect), then waits up to @grace_ms
+ * for the broker to acknowledge what is queued before calling @done. */
+void        tbg_gateway_shutdown (TbgGateway *gw, guint grace_ms, GSourceFunc done,
+                                  gpointer user_data);
+
+const TbgConfig *tbg_gateway_get_config (TbgGateway *gw);
+gboolean    tbg_gateway_get_link_up (TbgGateway *gw);
+const char *tbg_gateway_get_server (TbgGateway *gw);
+void        tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats);
+void        tbg_gateway_reconnect (TbgGateway *gw);
+
+/* Device registry. Names are unique: they are ThingsBoard's key. */
+TbgDevice  *tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instance,
+                                    const char *name, const char *profile, const char *address,
+                                    GError **error);
+/* Disconnects (if connected) and forgets the device. */
+void        tbg_gateway_remove_device (TbgGateway *gw, TbgDevice *dev);
+TbgDevice  *tbg_gateway_lookup_device (TbgGateway *gw, const char *name);
+/* Devices in the order they were added (container owned by the caller). */
+GPtrArray  *tbg_gateway_list_devices (TbgGateway *gw);
+
+/* For device.c: queue a record (takes @payload). */
+gboolean    _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
+                                  char *payload, gsize len, GError **error);
+gboolean    _tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
+                                             const char * const *client_keys,
+                                             const char * const *shared_keys,
+                                             TbgAttributesCallback callback,
+                                             gpointer user_data, GError **error);

@@ -1,0 +1,4 @@
+/* Messages a person reads go through gettext; keep the include in one place. */
+#pragma once
+#include "build-config.h"
+#include <glib/gi18n.h>

@@ -1,0 +1,553 @@
+/* mqtt-link.c — see mqtt-link.h. */
+#include "mqtt-link.h"
+#include "i18n.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <mosquitto.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_MS      1000
+#define BACKOFF_MAX_MS      60000
+#define CONNECT_TIMEOUT_MS  20000
+
+typedef enum {
+	LINK_STOPPED,
+	LINK_WAITING,      /* backoff timer before the next attempt */
+	LINK_CONNECTING,   /* TCP/TLS handshake, CONNECT sent */
+	LINK_SUBSCRIBING,  /* CONNACK received, SUBACKs outstanding */
+	LINK_UP,
+} LinkState;
+
+typedef struct {
+	GSource      source;
+	gpointer     tag;
+	TbgMqttLink *link;
+} SocketSource;
+
+struct _TbgMqttLink {
+	TbgServerConfig       server;
+	char                **subscriptions;
+	guint                 max_inflight;
+	TbgMqttLinkCallbacks  cb;
+	gpointer              user_data;
+	char                 *description;
+
+	struct mosquitto     *mosq;
+	LinkState             state;
+	SocketSource         *watch;
+	guint                 misc_id;
+	guint                 retry_id;
+	guint                 timeout_id;
+	guint                 teardown_id;
+	guint                 attempt;
+	GHashTable           *pending_subs;  /* mid → NULL */
+};
+
+static void schedule_retry (TbgMqttLink *link);
+static void teardown_later (TbgMqttLink *link, const char *reason);
+
+static gboolean
+socket_prepare (GSource *source, gint *timeout)
+{
+	SocketSource *s = (SocketSource *) source;
+	GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
+
+	if (s->link->mosq != NULL && mosquitto_want_write (s->link->mosq))
+		events |= G_IO_OUT;
+	g_source_modify_unix_fd (source, s->tag, events);
+	*timeout = -1;
+	return FALSE;
+}
+
+static gboolean
+socket_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	SocketSource *s = (SocketSource *) source;
+	TbgMqttLink *link = s->link;
+	GIOCondition revents = g_source_query_unix_fd (source, s->tag);
+	int rc = MOSQ_ERR_SUCCESS;
+
+	if (link->mosq == NULL)
+		return G_SOURCE_CONTINUE;
+	/* A non-blocking connect reports completion or failure as writable. */
+	if (revents & (G_IO_OUT | G_IO_ERR))
+		rc = mosquitto_loop_write (link->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && link->mosq != NULL &&
+	    (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+		rc = mosquitto_loop_read (link->mosq, 1);
+	if (rc != MOSQ_ERR_SUCCESS && link->state != LINK_WAITING && link->state != LINK_STOPPED)
+		teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs socket_funcs = {
+	.prepare = socket_prepare,
+	.dispatch = socket_dispatch,
+};
+
+static void
+remove_source (guint *id)
+{
+	if (*id != 0) {
+		g_source_remove (*id);
+		*id = 0;
+	}
+}
+
+static void
+drop_instance (TbgMqttLink *link)
+{
+	if (link->watch != NULL) {
+		g_source_destroy (&link->watch->source);
+		g_source_unref (&link->watch->source);
+		link->watch = NULL;
+	}
+	remove_source (&link->misc_id);
+	remove_source (&link->timeout_id);
+	remove_source (&link->teardown_id);
+	g_hash_table_remove_all (link->pending_subs);
+	if (link->mosq != NULL) {
+		mosquitto_destroy (link->mosq);
+		link->mosq = NULL;
+	}
+}
+
+static void
+set_lost (TbgMqttLink *link, LinkState next)
+{
+	gboolean was_up = link->state == LINK_UP;
+
+	link->state = next;
+	if (was_up && link->cb.down != NULL)
+		link->cb.down (link->user_data);
+}
+
+typedef struct {
+	TbgMqttLink *link;
+	char        *reason;
+} Teardown;
+
+static gboolean
+teardown_cb (gpointer data)
+{
+	Teardown *t = data;
+	TbgMqttLink *link = t->link;
+
+	link->teardown_id = 0;
+	if (link->state == LINK_UP)
+		g_warning (_("Connection to %s lost: %s"), link->description, t->reason);
+	else
+		g_warning (_("Could not connect to %s: %s"), link->description, t->reason);
+	drop_instance (link);
+	set_lost (link, LINK_WAITING);
+	schedule_retry (link);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+teardown_free (gpointer data)
+{
+	Teardown *t = data;
+
+	g_free (t->reason);
+	g_free (t);
+}
+
+/* libmosquitto reports failures from inside its own calls; the instance
+ * may only be destroyed once they have returned. */
+static void
+teardown_later (TbgMqttLink *link, const char *reason)
+{
+	Teardown *t;
+
+	if (link->teardown_id != 0)
+		return;
+	t = g_new0 (Teardown, 1);
+	t->link = link;
+	t->reason = g_strdup (reason);
+	link->teardown_id = g_idle_add_full (G_PRIORITY_HIGH, teardown_cb, t, teardown_free);
+}
+
+static void
+became_up (TbgMqttLink *link)
+{
+	link->state = LINK_UP;
+	link->attempt = 0;
+	remove_source (&link->timeout_id);
+	g_message (_("Connected to %s"), link->description);
+	if (link->cb.up != NULL)
+		link->cb.up (link->user_data);
+}
+
+static void
+on_connect (struct mosquitto *mosq, void *obj, int rc)
+{
+	TbgMqttLink *link = obj;
+
+	if (rc != 0) {
+		g_autofree char *why = g_strdup_printf (_("server refused the connection: %s%s"),
+		                                        mosquitto_connack_string (rc),
+		                                        rc == 4 || rc == 5 ? _(" (check the access token)") : "");
+		teardown_later (link, why);
+		return;
+	}
+	link->state = LINK_SUBSCRIBING;
+	/* ThingsBoard keeps no session: subscribe on every connect, and
+	 * publish nothing before the subscriptions are acknowledged. */
+	for (guint i = 0; link->subscriptions[i] != NULL; i++) {
+		int mid = 0;
+
+		rc = mosquitto_subscribe (mosq, &mid, link->subscriptions[i], 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			teardown_later (link, mosquitto_strerror (rc));
+			return;
+		}
+		g_hash_table_add (link->pending_subs, GINT_TO_POINTER (mid));
+	}
+	if (g_hash_table_size (link->pending_subs) == 0)
+		became_up (link);
+}
+
+static void
+on_subscribe (struct mosquitto *mosq, void *obj, int mid, int qos_count, const int *granted)
+{
+	TbgMqttLink *link = obj;
+
+	for (int i = 0; i < qos_count; i++) {
+		if (granted[i] == 0x80) {
+			teardown_later (link, _("server refused a subscription"));
+			return;
+		}
+	}
+	if (g_hash_table_remove (link->pending_subs, GINT_TO_POINTER (mid)) &&
+	    g_hash_table_size (link->pending_subs) == 0 && link->state == LINK_SUBSCRIBING)
+		became_up (link);
+}
+
+static void
+on_disconnect (struct mosquitto *mosq, void *obj, int rc)
+{
+	TbgMqttLink *link = obj;
+
+	if (link->state == LINK_STOPPED)
+		return;
+	teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+}
+
+static void
+on_publish (struct mosquitto *mosq, void *obj, int mid)
+{
+	TbgMqttLink *link = obj;
+
+	if (link->cb.acked != NULL)
+		link->cb.acked (mid, link->user_data);
+}
+
+static void
+on_message (struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+	TbgMqttLink *link = obj;
+
+	if (link->cb.message != NULL)
+		link->cb.message (msg->topic, msg->payload, msg->payloadlen, link->user_data);
+}
+
+static void
+on_log (struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		g_debug ("libmosquitto: %s", str);
+}
+
+static gboolean
+misc_cb (gpointer data)
+{
+	TbgMqttLink *link = data;
+	int rc;
+
+	if (link->mosq == NULL)
+		return G_SOURCE_CONTINUE;
+	rc = mosquitto_loop_misc (link->mosq);
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
+		teardown_later (link, mosquitto_strerror (rc));
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timeout_cb (gpointer data)
+{
+	TbgMqttLink *link = data;
+
+	link->timeout_id = 0;
+	teardown_later (link, _("timed out waiting for the server"));
+	return G_SOURCE_REMOVE;
+}
+
+/* libmosquitto only says "invalid arguments" for a file it cannot read. */
+static gboolean
+check_readable (const char *what, const char *path, GError **error)
+{
+	if (path != NULL && access (path, R_OK) != 0) {
+		int err = errno;
+
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "%s %s: %s", what, path,
+		             g_strerror (err));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static struct mosquitto *
+new_instance (TbgMqttLink *link, GError **error)
+{
+	const TbgServerConfig *s = &link->server;
+	struct mosquitto *mosq;
+	int rc = MOSQ_ERR_SUCCESS;
+
+	if (s->tls && (!check_readable ("ca-file", s->ca_file, error) ||
+	               !check_readable ("cert-file", s->cert_file, error) ||
+	               !check_readable ("key-file", s->key_file, error)))
+		return NULL;
+	mosq = mosquitto_new (s->client_id, true, link);
+	if (mosq == NULL) {
+		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+		             _("cannot create MQTT client: %s"), g_strerror (errno));
+		return NULL;
+	}
+	mosquitto_int_option (mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_int_option (mosq, MOSQ_OPT_SEND_MAXIMUM, link->max_inflight);
+	if (s->access_token != NULL)
+		rc = mosquitto_username_pw_set (mosq, s->access_token, NULL);
+	if (rc == MOSQ_ERR_SUCCESS && s->tls) {
+		/* Without a CA file the system store verifies the server; there
+		 * is no code path that connects without TLS once tls=true. */
+		rc = mosquitto_tls_set (mosq, s->ca_file, s->ca_file ? NULL : "/etc/ssl/certs",
+		                        s->cert_file, s->key_file, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set (mosq, 1, NULL, NULL);
+	}
+	if (rc != MOSQ_ERR_SUCCESS) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		             _("cannot set up the MQTT client for %s: %s"), link->description,
+		             rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+		mosquitto_destroy (mosq);
+		return NULL;
+	}
+	mosquitto_connect_callback_set (mosq, on_connect);
+	mosquitto_disconnect_callback_set (mosq, on_disconnect);
+	mosquitto_subscribe_callback_set (mosq, on_subscribe);
+	mosquitto_publish_callback_set (mosq, on_publish);
+	mosquitto_message_callback_set (mosq, on_message);
+	mosquitto_log_callback_set (mosq, on_log);
+	return mosq;
+}
+
+static void
+connect_now (TbgMqttLink *link)
+{
+	g_autoptr (GError) error = NULL;
+	int rc;
+
+	drop_instance (link);
+	link->mosq = new_instance (link, &error);
+	if (link->mosq == NULL) {
+		g_warning ("%s", error->message);
+		link->state = LINK_WAITING;
+		schedule_retry (link);
+		return;
+	}
+	g_debug ("Connecting to %s (attempt %u)", link->description, link->attempt + 1);
+	link->state = LINK_CONNECTING;
+	rc = mosquitto_connect_async (link->mosq, link->server.host, link->server.port,
+	                              link->server.keepalive_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+		return;
+	}
+	link->watch = (SocketSource *) g_source_new (&socket_funcs, sizeof (SocketSource));
+	link->watch->link = link;
+	link->watch->tag = g_source_add_unix_fd (&link->watch->source, mosquitto_socket (link->mosq),
+	                                         G_IO_IN | G_IO_OUT);
+	g_source_set_name (&link->watch->source, "tbg-mqtt-socket");
+	g_source_attach (&link->watch->source, NULL);
+	link->misc_id = g_timeout_add_seconds (1, misc_cb, link);
+	link->timeout_id = g_timeout_add (CONNECT_TIMEOUT_MS, timeout_cb, link);
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+	TbgMqttLink *link = data;
+
+	link->retry_id = 0;
+	connect_now (link);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (TbgMqttLink *link)
+{
+	guint64 cap = BACKOFF_MIN_MS;
+	guint delay;
+
+	for (guint i = 0; i < link->attempt && cap < BACKOFF_MAX_MS; i++)
+		cap *= 2;
+	cap = MIN (cap, BACKOFF_MAX_MS);
+	/* "Equal jitter": never sooner than half the cap, so a fleet of
+	 * gateways that lost the server together does not return in step. */
+	delay = cap / 2 + g_random_int_range (0, cap / 2 + 1);
+	link->attempt++;
+	g_message (_("Reconnecting to %s in %.1f s"), link->description, delay / 1000.0);
+	remove_source (&link->retry_id);
+	link->retry_id = g_timeout_add (delay, retry_cb, link);
+}
+
+static char *
+describe (const TbgServerConfig *s)
+{
+	if (strchr (s->host, ':') != NULL)
+		return g_strdup_printf ("mqtt%s://[%s]:%u", s->tls ? "s" : "", s->host, s->port);
+	return g_strdup_printf ("mqtt%s://%s:%u", s->tls ? "s" : "", s->host, s->port);
+}
+
+static void
+copy_server (TbgServerConfig *dst, const TbgServerConfig *src)
+{
+	*dst = *src;
+	dst->host = g_strdup (src->host);
+	dst->access_token = g_strdup (src->access_token);
+	dst->client_id = g_strdup (src->client_id);
+	dst->ca_file = g_strdup (src->ca_file);
+	dst->cert_file = g_strdup (src->cert_file);
+	dst->key_file = g_strdup (src->key_file);
+}
+
+static void
+clear_server (TbgServerConfig *s)
+{
+	g_free (s->host);
+	if (s->access_token != NULL)
+		explicit_bzero (s->access_token, strlen (s->access_token));
+	g_free (s->access_token);
+	g_free (s->client_id);
+	g_free (s->ca_file);
+	g_free (s->cert_file);
+	g_free (s->key_file);
+}
+
+TbgMqttLink *
+tbg_mqtt_link_new (const TbgServerConfig *server, const char * const *subscriptions,
+                   guint max_inflight, const TbgMqttLinkCallbacks *callbacks,
+                   gpointer user_data, GError **error)
+{
+	static gsize lib_init = 0;
+	TbgMqttLink *link;
+	struct mosquitto *probe;
+
+	if (g_once_init_enter (&lib_init)) {
+		mosquitto_lib_init ();
+		g_once_init_leave (&lib_init, 1);
+	}
+	link = g_new0 (TbgMqttLink, 1);
+	copy_server (&link->server, server);
+	link->subscriptions = g_strdupv ((char **) subscriptions);
+	link->max_inflight = max_inflight;
+	link->cb = *callbacks;
+	link->user_data = user_data;
+	link->description = describe (server);
+	link->pending_subs = g_hash_table_new (NULL, NULL);
+	/* Catch unreadable certificates and the like at start-up, not at
+	 * the first reconnect. */
+	probe = new_instance (link, error);
+	if (probe == NULL) {
+		tbg_mqtt_link_free (link);
+		return NULL;
+	}
+	mosquitto_destroy (probe);
+	return link;
+}
+
+void
+tbg_mqtt_link_start (TbgMqttLink *link)
+{
+	g_return_if_fail (link->state == LINK_STOPPED);
+	g_message (_("Connecting to %s as %s"), link->description,
+	           link->server.access_token ? _("the configured access token") : _("anonymous"));
+	connect_now (link);
+}
+
+gboolean
+tbg_mqtt_link_is_up (TbgMqttLink *link)
+{
+	return link->state == LINK_UP;
+}
+
+gboolean
+tbg_mqtt_link_publish (TbgMqttLink *link, const char *topic, const void *payload,
+                       gsize len, int *mid, GError **error)
+{
+	int rc;
+
+	if (link->state != LINK_UP) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("not connected to %s"),
+		             link->description);
+		return FALSE;
+	}
+	rc = mosquitto_publish (link->mosq, mid, topic, (int) len, payload, 1, false);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		const char *why = rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc);
+
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("publish on %s failed: %s"),
+		             topic, why);
+		if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO)
+			teardown_later (link, why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+tbg_mqtt_link_reconnect (TbgMqttLink *link)
+{
+	g_message (_("Reconnecting to %s on request"), link->description);
+	remove_source (&link->retry_id);
+	drop_instance (link);
+	set_lost (link, LINK_WAITING);
+	link->attempt = 0;
+	connect_now (link);
+}
+
+void
+tbg_mqtt_link_stop (TbgMqttLink *link)
+{
+	remove_source (&link->retry_id);
+	if (link->mosq != NULL && link->state == LINK_UP) {
+		mosquitto_disconnect (link->mosq);
+		/* Flush the DISCONNECT packet; the socket is non-blocking. */
+		mosquitto_loop_write (link->mosq, 1);
+	}
+	drop_instance (link);
+	set_lost (link, LINK_STOPPED);
+}
+
+const char *
+tbg_mqtt_link_describe (TbgMqttLink *link)
+{
+	return link->description;
+}
+
+void
+tbg_mqtt_link_free (TbgMqttLink *link)
+{
+	if (link == NULL)
+		return;
+	link->cb.down = NULL;
+	tbg_mqtt_link_stop (link);
+	g_hash_table_unref (link->pending_subs);
+	g_strfreev (link->subscriptions);
+	g_free (link->description);
+	clear_server (&link->server);
+	g_free (link);
+}

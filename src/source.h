@@ -1,0 +1,42 @@
+/* source.h — the table every device source implements.
+ *
+ * A source finds devices (BlueZ, udev ttys, GPIO lines, D-Bus clients),
+ * registers them with the gateway and feeds their data through the device
+ * API; the gateway routes downlink traffic for a device back to the source
+ * that owns it. The core only knows this table (sources.c lists the ones
+ * compiled in), never a source by name.
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+typedef struct _TbgGateway TbgGateway;
+typedef struct _TbgDevice TbgDevice;
+typedef struct _TbgRpc TbgRpc;
+typedef struct _TbgConfig TbgConfig;
+
+typedef struct _TbgSource TbgSource;
+struct _TbgSource {
+	/* "serial", "ble", "gpio", "dbus": also the Source property of its devices. */
+	const char *name;
+	/* Keys allowed in this source's "<name>:<device>" config groups, or
+	 * NULL if it has no such groups. */
+	const char * const *config_keys;
+
+	/* Starts discovery; returns the source's instance state. A source that
+	 * cannot work on this system (no BlueZ, no GPIO) logs why and returns
+	 * an instance that does nothing; an error stops the daemon. */
+	gpointer (*start) (TbgGateway *gw, const TbgConfig *cfg, GError **error);
+	/* Removes its devices and frees the instance. */
+	void     (*stop) (gpointer instance);
+	/* A server RPC for one of its devices: answer with tbg_rpc_reply*();
+	 * the gateway answers with a timeout error if that takes too long. */
+	void     (*rpc) (gpointer instance, TbgDevice *device, TbgRpc *rpc);
+	/* Shared attributes of one of its devices changed on the server. */
+	void     (*shared_attributes) (gpointer instance, TbgDevice *device,
+	                               json_t *changed, const char * const *deleted);
+};
+
+/* NULL-terminated list of the sources compiled into tbgwd. */
+extern const TbgSource * const tbg_sources[];

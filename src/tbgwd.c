@@ -1,0 +1,170 @@
+/* tbgwd.c — the daemon: options, config, main loop, signals. */
+#include "config.h"
+#include "gateway.h"
+#include "i18n.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define SHUTDOWN_GRACE_MS 3000
+
+typedef struct {
+	GMainLoop  *loop;
+	TbgGateway *gateway;
+	char       *config_path;
+	gboolean    session_bus;
+	gboolean    stopping;
+	int         exit_code;
+} Daemon;
+
+static char **
+device_prefixes (void)
+{
+	GPtrArray *names = g_ptr_array_new ();
+
+	for (guint i = 0; tbg_sources[i] != NULL; i++) {
+		if (tbg_sources[i]->config_keys != NULL)
+			g_ptr_array_add (names, g_strdup (tbg_sources[i]->name));
+	}
+	g_ptr_array_add (names, NULL);
+	return (char **) g_ptr_array_free (names, FALSE);
+}
+
+/* An explicit --config must exist; the default path may be absent, in
+ * which case the built-in defaults (a broker on 127.0.0.1:1883) apply. */
+static TbgConfig *
+load_config (Daemon *d, GError **error)
+{
+	g_auto (GStrv) prefixes = device_prefixes ();
+	const char *path = d->config_path ? d->config_path : TBG_DEFAULT_CONFIG_PATH;
+	TbgConfig *cfg;
+
+	if (d->config_path == NULL && !g_file_test (path, G_FILE_TEST_EXISTS)) {
+		g_message (_("No %s; using built-in defaults"), path);
+		cfg = tbg_config_new_default ();
+	} else {
+		cfg = tbg_config_load (path, (const char * const *) prefixes, error);
+	}
+	if (cfg != NULL)
+		cfg->session_bus = d->session_bus;
+	return cfg;
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+	Daemon *d = data;
+
+	g_main_loop_quit (d->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_terminate (gpointer data)
+{
+	Daemon *d = data;
+
+	if (d->stopping) {
+		g_message (_("Second signal: exiting now"));
+		g_main_loop_quit (d->loop);
+		return G_SOURCE_CONTINUE;
+	}
+	d->stopping = TRUE;
+	g_message (_("Shutting down"));
+	tbg_gateway_shutdown (d->gateway, SHUTDOWN_GRACE_MS, quit_cb, d);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload (gpointer data)
+{
+	Daemon *d = data;
+	g_autoptr (GError) error = NULL;
+	TbgConfig *cfg;
+
+	g_message (_("Reloading configuration"));
+	cfg = load_config (d, &error);
+	if (cfg == NULL || !tbg_gateway_reload (d->gateway, cfg, &error))
+		g_warning (_("Configuration not reloaded: %s"), error->message);
+	return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+	Daemon d = { 0 };
+	gboolean verbose = FALSE, version = FALSE;
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GOptionContext) ctx = NULL;
+	TbgConfig *cfg;
+	const GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &d.config_path,
+		  N_("Read the configuration from FILE (default: " TBG_DEFAULT_CONFIG_PATH ")"), N_("FILE") },
+		{ "session", 0, 0, G_OPTION_ARG_NONE, &d.session_bus,
+		  N_("Use the session bus instead of the system bus"), NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log debug messages"), NULL },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
+		{ NULL }
+	};
+
+	setlocale (LC_ALL, "");
+	bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+	bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+	textdomain (GETTEXT_PACKAGE);
+
+	ctx = g_option_context_new (NULL);
+	g_option_context_set_summary (ctx, _("ThingsBoard gateway daemon: connects BLE, serial, GPIO and "
+	                                     "D-Bus devices to ThingsBoard over one MQTT connection."));
+	g_option_context_set_description (ctx, _("Signals: SIGHUP reloads the configuration, SIGTERM "
+	                                         "flushes queued data and exits.\n"
+	                                         "See tbgwd(8) and tbgw.conf(5)."));
+	g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+	g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
+	if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+		g_printerr ("tbgwd: %s\n", error->message);
+		g_printerr (_("Try “tbgwd --help” for more information.\n"));
+		return 2;
+	}
+	if (version) {
+		g_print ("tbgwd %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (argc > 1) {
+		g_printerr (_("tbgwd: unexpected argument “%s”\n"), argv[1]);
+		return 2;
+	}
+	if (verbose)
+		g_log_set_debug_enabled (TRUE);
+	/* A vanished MQTT peer must give EPIPE, not kill the daemon. */
+	signal (SIGPIPE, SIG_IGN);
+
+	cfg = load_config (&d, &error);
+	if (cfg == NULL) {
+		g_printerr ("tbgwd: %s\n", error->message);
+		return 1;
+	}
+	d.gateway = tbg_gateway_new (cfg, tbg_sources, &error);
+	if (d.gateway == NULL || !tbg_gateway_start (d.gateway, &error)) {
+		g_printerr ("tbgwd: %s\n", error->message);
+		g_clear_object (&d.gateway);
+		g_free (d.config_path);
+		return 1;
+	}
+	g_message (_("tbgwd %s started"), PACKAGE_VERSION);
+
+	d.loop = g_main_loop_new (NULL, FALSE);
+	g_unix_signal_add (SIGTERM, on_terminate, &d);
+	g_unix_signal_add (SIGINT, on_terminate, &d);
+	g_unix_signal_add (SIGHUP, on_reload, &d);
+	g_main_loop_run (d.loop);
+
+	g_message (_("tbgwd stopped"));
+	g_clear_object (&d.gateway);
+	g_main_loop_unref (d.loop);
+	g_free (d.config_path);
+	return d.exit_code;
+}

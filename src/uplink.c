@@ -1,0 +1,342 @@
+/* uplink.c — see uplink.h. */
+#include "uplink.h"
+#include "gateway-codec.h"
+#include "i18n.h"
+
+#include <string.h>
+
+typedef struct {
+	char *name;
+	char *type;
+} LaneEntry;
+
+struct _TbgUplink {
+	TbgMqttLink       *link;
+	TbgOutbox         *outbox;
+	gsize              max_payload;
+	guint              max_inflight;
+	TbgUplinkTypeFunc  type_func;
+	gpointer           user_data;
+
+	gboolean           up;
+	GHashTable        *session;    /* names connected on this MQTT session */
+	GHashTable        *inflight;   /* mid → GArray of record seqs */
+	GQueue             lane;       /* LaneEntry: session connects, sent first */
+	TbgPacker         *packers[3];
+	guint              pump_id;
+
+	guint64            records_sent;
+	guint64            publishes_sent;
+	guint64            records_dropped;
+};
+
+static void
+lane_entry_free (LaneEntry *e)
+{
+	g_free (e->name);
+	g_free (e->type);
+	g_free (e);
+}
+
+static void
+array_free (gpointer a)
+{
+	g_array_unref (a);
+}
+
+TbgUplink *
+tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
+                guint max_inflight, TbgUplinkTypeFunc type_func, gpointer user_data)
+{
+	TbgUplink *up = g_new0 (TbgUplink, 1);
+
+	up->link = link;
+	up->outbox = outbox;
+	up->type_func = type_func;
+	up->user_data = user_data;
+	up->session = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	up->inflight = g_hash_table_new_full (NULL, NULL, NULL, array_free);
+	g_queue_init (&up->lane);
+	tbg_uplink_set_limits (up, max_payload, max_inflight);
+	return up;
+}
+
+void
+tbg_uplink_set_limits (TbgUplink *up, gsize max_payload, guint max_inflight)
+{
+	static const TbgPackKind kinds[] = { TBG_PACK_TELEMETRY, TBG_PACK_ATTRIBUTES, TBG_PACK_CLAIM };
+
+	up->max_payload = max_payload;
+	up->max_inflight = MAX (max_inflight, 1);
+	for (guint i = 0; i < G_N_ELEMENTS (kinds); i++) {
+		/* A packer is empty between pumps, so it can be replaced. */
+		g_clear_pointer (&up->packers[i], tbg_packer_free);
+		up->packers[i] = tbg_packer_new (kinds[i], max_payload);
+	}
+}
+
+void
+tbg_uplink_free (TbgUplink *up)
+{
+	if (up == NULL)
+		return;
+	if (up->pump_id != 0)
+		g_source_remove (up->pump_id);
+	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
+	g_hash_table_unref (up->session);
+	g_hash_table_unref (up->inflight);
+	for (guint i = 0; i < G_N_ELEMENTS (up->packers); i++)
+		tbg_packer_free (up->packers[i]);
+	g_free (up);
+}
+
+/* Returns FALSE when the link failed: the caller stops pumping. */
+static gboolean
+publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArray *seqs)
+{
+	g_autoptr (GError) error = NULL;
+	int mid = 0;
+
+	if (!tbg_mqtt_link_publish (up->link, topic, payload, len, &mid, &error)) {
+		g_warning ("%s", error->message);
+		g_array_unref (seqs);
+		/* Whatever was marked sent is rewound when the session ends. */
+		tbg_mqtt_link_reconnect (up->link);
+		return FALSE;
+	}
+	up->publishes_sent++;
+	g_hash_table_insert (up->inflight, GINT_TO_POINTER (mid), seqs);
+	return TRUE;
+}
+
+static GArray *
+seq_array (void)
+{
+	return g_array_new (FALSE, FALSE, sizeof (guint64));
+}
+
+static gboolean
+publish_connect (TbgUplink *up, const char *name, const char *type)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *payload = tbg_codec_connect (name, type, &error);
+
+	if (payload == NULL) {
+		g_warning (_("Cannot connect device “%s”: %s"), name, error->message);
+		return TRUE;
+	}
+	g_hash_table_add (up->session, g_strdup (name));
+	return publish (up, TBG_TOPIC_CONNECT, payload, strlen (payload), seq_array ());
+}
+
+static void
+drop_record (TbgUplink *up, const TbgRecord *rec, const char *why)
+{
+	guint64 seq = rec->seq;
+
+	g_warning (_("Dropping %s of “%s” (%zu bytes): %s"), tbg_record_kind_to_string (rec->kind),
+	           rec->device ? rec->device : "gateway", rec->len, why);
+	tbg_outbox_mark_sent (up->outbox, seq);
+	tbg_outbox_ack (up->outbox, seq);
+	up->records_dropped++;
+}
+
+static gboolean
+in_session (TbgUplink *up, const TbgRecord *rec)
+{
+	return rec->device == NULL || g_hash_table_contains (up->session, rec->device);
+}
+
+static gboolean
+pack_and_publish (TbgUplink *up, const TbgRecord *rec, TbgPacker *packer)
+{
+	TbgRecordKind kind = rec->kind;
+	GArray *seqs = seq_array ();
+	g_autofree char *payload = NULL;
+	gsize len = 0;
+
+	do {
+		TbgPackResult r = tbg_packer_add (packer, rec->device, rec->payload, rec->len);
+		guint64 seq = rec->seq;
+
+		if (r == TBG_PACK_FULL)
+			break;
+		if (r == TBG_PACK_TOO_BIG) {
+			drop_record (up, rec, _("larger than max-payload-bytes on its own"));
+		} else {
+			tbg_outbox_mark_sent (up->outbox, seq);
+			g_array_append_val (seqs, seq);
+		}
+		rec = tbg_outbox_peek_unsent (up->outbox);
+	} while (rec != NULL && rec->kind == kind && in_session (up, rec));
+
+	payload = tbg_packer_finish (packer, &len);
+	if (payload == NULL) {
+		g_array_unref (seqs);
+		return TRUE;
+	}
+	return publish (up, tbg_record_kind_topic (kind), payload, len, seqs);
+}
+
+static gboolean
+publish_single (TbgUplink *up, const TbgRecord *rec)
+{
+	GArray *seqs = seq_array ();
+	guint64 seq = rec->seq;
+	g_autofree char *topic = NULL;
+	gboolean ok;
+
+	if (rec->kind == TBG_RECORD_OWN_RPC_RESPONSE)
+		topic = g_strdup_printf ("%s%" G_GINT64_FORMAT,
+		                         tbg_record_kind_topic (rec->kind), rec->id);
+	else
+		topic = g_strdup (tbg_record_kind_topic (rec->kind));
+	if (rec->kind == TBG_RECORD_CONNECT)
+		g_hash_table_add (up->session, g_strdup (rec->device));
+	else if (rec->kind == TBG_RECORD_DISCONNECT)
+		g_hash_table_remove (up->session, rec->device);
+	g_array_append_val (seqs, seq);
+	tbg_outbox_mark_sent (up->outbox, seq);
+	/* The record may be freed by a rewind inside publish: it is not used after. */
+	ok = publish (up, topic, rec->payload, rec->len, seqs);
+	return ok;
+}
+
+static gboolean
+pump_one (TbgUplink *up)
+{
+	const TbgRecord *rec;
+	LaneEntry *lane = g_queue_pop_head (&up->lane);
+
+	if (lane != NULL) {
+		gboolean ok = publish_connect (up, lane->name, lane->type);
+
+		lane_entry_free (lane);
+		return ok;
+	}
+	rec = tbg_outbox_peek_unsent (up->outbox);
+	if (rec == NULL)
+		return FALSE;
+	if (rec->kind == TBG_RECORD_CONNECT && g_hash_table_contains (up->session, rec->device)) {
+		/* Already connected on this session by a lane connect. */
+		tbg_outbox_mark_sent (up->outbox, rec->seq);
+		tbg_outbox_ack (up->outbox, rec->seq);
+		return TRUE;
+	}
+	if (!in_session (up, rec) && rec->kind != TBG_RECORD_CONNECT &&
+	    rec->kind != TBG_RECORD_DISCONNECT)
+		return publish_connect (up, rec->device,
+		                        up->type_func ? up->type_func (rec->device, up->user_data) : NULL);
+	switch (rec->kind) {
+	case TBG_RECORD_TELEMETRY:
+		return pack_and_publish (up, rec, up->packers[0]);
+	case TBG_RECORD_ATTRIBUTES:
+		return pack_and_publish (up, rec, up->packers[1]);
+	case TBG_RECORD_CLAIM:
+		return pack_and_publish (up, rec, up->packers[2]);
+	default:
+		return publish_single (up, rec);
+	}
+}
+
+static gboolean
+pump_cb (gpointer data)
+{
+	TbgUplink *up = data;
+
+	up->pump_id = 0;
+	while (up->up && g_hash_table_size (up->inflight) < up->max_inflight) {
+		if (!pump_one (up))
+			break;
+	}
+	return G_SOURCE_REMOVE;
+}
+
+void
+tbg_uplink_kick (TbgUplink *up)
+{
+	/* Default priority, not idle: a busy serial port must not starve it. */
+	if (up->pump_id == 0 && up->up)
+		up->pump_id = g_idle_add_full (G_PRIORITY_DEFAULT, pump_cb, up, NULL);
+}
+
+void
+tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * const *types)
+{
+	up->up = TRUE;
+	g_hash_table_remove_all (up->session);
+	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
+	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
+		LaneEntry *e = g_new0 (LaneEntry, 1);
+
+		e->name = g_strdup (names[i]);
+		e->type = g_strdup (types[i]);
+		g_queue_push_tail (&up->lane, e);
+	}
+	tbg_uplink_kick (up);
+}
+
+void
+tbg_uplink_session_down (TbgUplink *up)
+{
+	up->up = FALSE;
+	g_hash_table_remove_all (up->inflight);
+	g_hash_table_remove_all (up->session);
+	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
+	tbg_outbox_rewind (up->outbox);
+	if (up->pump_id != 0) {
+		g_source_remove (up->pump_id);
+		up->pump_id = 0;
+	}
+}
+
+void
+tbg_uplink_acked (TbgUplink *up, int mid)
+{
+	GArray *seqs = g_hash_table_lookup (up->inflight, GINT_TO_POINTER (mid));
+
+	if (seqs == NULL)
+		return;
+	for (guint i = 0; i < seqs->len; i++)
+		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
+	up->records_sent += seqs->len;
+	g_hash_table_remove (up->inflight, GINT_TO_POINTER (mid));
+	tbg_uplink_kick (up);
+}
+
+void
+tbg_uplink_forget_device (TbgUplink *up, const char *name)
+{
+	g_hash_table_remove (up->session, name);
+}
+
+void
+tbg_uplink_rename_device (TbgUplink *up, const char *old_name, const char *new_name)
+{
+	if (g_hash_table_remove (up->session, old_name))
+		g_hash_table_add (up->session, g_strdup (new_name));
+}
+
+guint64
+tbg_uplink_records_sent (TbgUplink *up)
+{
+	return up->records_sent;
+}
+
+guint64
+tbg_uplink_publishes_sent (TbgUplink *up)
+{
+	return up->publishes_sent;
+}
+
+guint64
+tbg_uplink_records_dropped (TbgUplink *up)
+{
+	return up->records_dropped;
+}
+
+guint
+tbg_uplink_inflight (TbgUplink *up)
+{
+	return g_hash_table_size (up->inflight);
+}

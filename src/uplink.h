@@ -1,0 +1,40 @@
+/* uplink.h — turns outbox records into MQTT publishes.
+ *
+ * Consecutive telemetry, attribute and claim records are packed into as few
+ * publishes as the payload limit allows; at most max_inflight publishes wait
+ * for their PUBACK at a time, and only a PUBACK acknowledges the records a
+ * publish carried. Nothing is published for a device before its connect has
+ * been sent on the current MQTT session: live devices are connected first,
+ * and a backlog record of any other device is preceded by a connect for it.
+ */
+#pragma once
+
+#include <glib.h>
+#include "mqtt-link.h"
+#include "outbox.h"
+
+typedef struct _TbgUplink TbgUplink;
+
+/* Returns the profile (type) of a device for an implicit connect, or NULL. */
+typedef const char *(*TbgUplinkTypeFunc) (const char *device, gpointer user_data);
+
+TbgUplink *tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
+                           guint max_inflight, TbgUplinkTypeFunc type_func,
+                           gpointer user_data);
+void       tbg_uplink_free (TbgUplink *up);
+/* Records were appended: publish them soon (once per main loop iteration). */
+void       tbg_uplink_kick (TbgUplink *up);
+/* A new MQTT session: connect these devices before anything else. */
+void       tbg_uplink_session_up (TbgUplink *up, const char * const *names,
+                                  const char * const *types);
+void       tbg_uplink_session_down (TbgUplink *up);
+void       tbg_uplink_acked (TbgUplink *up, int mid);
+/* The server forgot the device (deleted it): connect it again before its next data. */
+void       tbg_uplink_forget_device (TbgUplink *up, const char *name);
+void       tbg_uplink_rename_device (TbgUplink *up, const char *old_name, const char *new_name);
+void       tbg_uplink_set_limits (TbgUplink *up, gsize max_payload, guint max_inflight);
+
+guint64    tbg_uplink_records_sent (TbgUplink *up);     /* acknowledged by PUBACK */
+guint64    tbg_uplink_publishes_sent (TbgUplink *up);
+guint64    tbg_uplink_records_dropped (TbgUplink *up);  /* too big to ever send */
+guint      tbg_uplink_inflight (TbgUplink *up);

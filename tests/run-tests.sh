@@ -1,0 +1,90 @@
+#!/bin/bash
+# Runs every check CI runs, each in its own build directory under _build/:
+#   1. build with -Werror and `make check`
+#   2. the same tests built with AddressSanitizer + UBSan
+#   3. the core tests under valgrind (no definite leaks)
+#   4. each libFuzzer target for FUZZ_SECONDS (default 30)
+#   5. make distcheck
+# and ends with one line "N passed, N failed" counted from automake's test
+# logs (a step that fails outside the test suite counts as a failure too).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${TBGW_BUILD_DIR:-$top/_build}
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${FUZZ_SECONDS:-30}
+failed_steps=()
+
+step () {
+	local name=$1
+	shift
+	echo "==> $name"
+	local t0=$SECONDS
+	if "$@"; then
+		echo "    ok ($((SECONDS - t0)) s)"
+	else
+		echo "    FAILED: $name ($((SECONDS - t0)) s)"
+		failed_steps+=("$name")
+	fi
+}
+
+build () {
+	local dir=$out/$1
+	shift
+	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" &&
+	"$top/configure" --quiet --enable-werror "$@" > configure.out &&
+	make -j"$jobs" > make.out 2>&1 || { tail -n 40 "$dir"/make.out "$dir"/configure.out 2>/dev/null; return 1; }
+}
+
+check () {
+	local dir=$out/$1
+	shift
+	make -C "$dir" -j"$jobs" check "$@" > "$dir/check.out" 2>&1
+	local rc=$?
+	grep -E '^(# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR)|FAIL:|ERROR:)' "$dir/check.out"
+	if [ $rc -ne 0 ]; then
+		for log in $(grep -l -E '^(not ok|Bail out)' "$dir"/tests/*.log 2>/dev/null); do
+			echo "---- $log"; tail -n 60 "$log"
+		done
+	fi
+	return $rc
+}
+
+mkdir -p "$out"
+step "autogen" bash -c "cd '$top' && NOCONFIGURE=1 ./autogen.sh > '$out/autogen.out' 2>&1"
+step "build (-Werror)" build plain
+step "make check" check plain
+step "build (ASan/UBSan)" build asan --enable-sanitizers CFLAGS="-O1 -g"
+step "make check (ASan/UBSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check asan
+step "valgrind" make -C "$out/plain" check-valgrind
+if command -v clang > /dev/null; then
+	step "build (clang, fuzzers)" build fuzz CC=clang --enable-fuzzing CFLAGS="-O1 -g"
+	step "fuzz (${fuzz_seconds} s each)" make -C "$out/fuzz" fuzz FUZZ_SECONDS="$fuzz_seconds"
+else
+	failed_steps+=("fuzz (clang missing)")
+fi
+step "distcheck" bash -c "make -C '$out/plain' -j'$jobs' distcheck > '$out/distcheck.out' 2>&1 || { tail -n 60 '$out/distcheck.out'; exit 1; }"
+
+passed=0
+failed=0
+skipped=0
+for trs in "$out"/plain/tests/*.trs "$out"/asan/tests/*.trs; do
+	[ -f "$trs" ] || continue
+	p=$(grep -c -E '^:test-result: (PASS|XFAIL)' "$trs")
+	f=$(grep -c -E '^:test-result: (FAIL|XPASS|ERROR)' "$trs")
+	s=$(grep -c -E '^:test-result: SKIP' "$trs")
+	passed=$((passed + p))
+	skipped=$((skipped + s))
+	failed=$((failed + f))
+done
+if [ ${#failed_steps[@]} -gt 0 ]; then
+	echo "failed steps: ${failed_steps[*]}"
+	failed=$((failed + ${#failed_steps[@]}))
+fi
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
