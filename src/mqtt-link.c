@@ -481,7 +481,8 @@ tbg_mqtt_link_start (TbgMqttLink *link)
 gboolean
 tbg_mqtt_link_is_up (TbgMqttLink *link)
 {
-	return link->state == LINK_UP;
+	/* A teardown pending means libmosquitto already saw the connection go. */
+	return link->state == LINK_UP && link->teardown_id == 0;
 }
 
 gboolean
@@ -490,7 +491,7 @@ tbg_mqtt_link_publish (TbgMqttLink *link, const char *topic, const void *payload
 {
 	int rc;
 
-	if (link->state != LINK_UP) {
+	if (!tbg_mqtt_link_is_up (link)) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("not connected to %s"),
 		             link->description);
 		return FALSE;

@@ -3,6 +3,8 @@
 #include "gateway-codec.h"
 #include "i18n.h"
 
+#include <gio/gio.h>
+
 #include <string.h>
 
 typedef struct {
@@ -98,9 +100,13 @@ publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArra
 	int mid = 0;
 
 	if (!tbg_mqtt_link_publish (up->link, topic, payload, len, &mid, &error)) {
-		g_warning ("%s", error->message);
 		g_array_unref (seqs);
 		/* Whatever was marked sent is rewound when the session ends. */
+		if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED)) {
+			g_debug ("%s", error->message);   /* the link is already going down */
+			return FALSE;
+		}
+		g_warning ("%s", error->message);
 		tbg_mqtt_link_reconnect (up->link);
 		return FALSE;
 	}

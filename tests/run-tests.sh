@@ -55,8 +55,10 @@ step "autogen" bash -c "cd '$top' && NOCONFIGURE=1 ./autogen.sh > '$out/autogen.
 step "build (-Werror)" build plain
 step "make check" check plain
 step "build (ASan/UBSan)" build asan --enable-sanitizers CFLAGS="-O1 -g"
-step "make check (ASan/UBSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+step "make check (ASan/UBSan)" check asan
+unset ASAN_OPTIONS UBSAN_OPTIONS
 step "valgrind" make -C "$out/plain" check-valgrind
 if command -v clang > /dev/null; then
 	step "build (clang, fuzzers)" build fuzz CC=clang --enable-fuzzing CFLAGS="-O1 -g"

@@ -3,6 +3,7 @@
  * crash nor leak, and a failure must come with a message. */
 #include "gateway-codec.h"
 
+#include <stdint.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
