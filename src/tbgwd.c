@@ -21,6 +21,15 @@ typedef struct {
 	int         exit_code;
 } Daemon;
 
+static void
+daemon_clear (Daemon *d)
+{
+	g_clear_object (&d->gateway);
+	g_clear_pointer (&d->loop, g_main_loop_unref);
+	g_clear_pointer (&d->config_path, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Daemon, daemon_clear)
+
 static char **
 device_prefixes (void)
 {
@@ -96,7 +105,7 @@ on_reload (gpointer data)
 int
 main (int argc, char **argv)
 {
-	Daemon d = { 0 };
+	g_auto (Daemon) d = { 0 };
 	gboolean verbose = FALSE, version = FALSE;
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GOptionContext) ctx = NULL;
@@ -150,8 +159,6 @@ main (int argc, char **argv)
 	d.gateway = tbg_gateway_new (cfg, tbg_sources, &error);
 	if (d.gateway == NULL || !tbg_gateway_start (d.gateway, &error)) {
 		g_printerr ("tbgwd: %s\n", error->message);
-		g_clear_object (&d.gateway);
-		g_free (d.config_path);
 		return 1;
 	}
 	g_message (_("tbgwd %s started"), PACKAGE_VERSION);
@@ -163,8 +170,5 @@ main (int argc, char **argv)
 	g_main_loop_run (d.loop);
 
 	g_message (_("tbgwd stopped"));
-	g_clear_object (&d.gateway);
-	g_main_loop_unref (d.loop);
-	g_free (d.config_path);
 	return d.exit_code;
 }
