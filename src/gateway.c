@@ -74,7 +74,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (TbgGateway, tbg_gateway, G_TYPE_OBJECT)
 
 static void stop_sources (TbgGateway *gw);
-static void finish_shutdown (TbgGateway *gw);
+static gboolean grace_cb (gpointer data);
 
 static void
 warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -298,8 +298,12 @@ link_acked (int mid, gpointer user_data)
 	TbgGateway *gw = user_data;
 
 	tbg_uplink_acked (gw->uplink, mid);
-	if (gw->done != NULL && tbg_outbox_length (gw->outbox) == 0)
-		finish_shutdown (gw);
+	/* We are inside libmosquitto here: it must not be torn down before
+	 * this call returns. */
+	if (gw->done != NULL && tbg_outbox_length (gw->outbox) == 0 && gw->grace_id != 0) {
+		g_source_remove (gw->grace_id);
+		gw->grace_id = g_idle_add (grace_cb, gw);
+	}
 }
 
 /* ---- RPC ----------------------------------------------------------------- */

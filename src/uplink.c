@@ -111,6 +111,7 @@ publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArra
 		return FALSE;
 	}
 	up->publishes_sent++;
+	g_debug ("Published %zu bytes on %s (mid %d, %u records)", len, topic, mid, seqs->len);
 	g_hash_table_insert (up->inflight, GINT_TO_POINTER (mid), seqs);
 	return TRUE;
 }
@@ -301,8 +302,10 @@ tbg_uplink_acked (TbgUplink *up, int mid)
 {
 	GArray *seqs = g_hash_table_lookup (up->inflight, GINT_TO_POINTER (mid));
 
-	if (seqs == NULL)
+	if (seqs == NULL) {
+		g_debug ("PUBACK for unknown mid %d", mid);
 		return;
+	}
 	for (guint i = 0; i < seqs->len; i++)
 		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
 	up->records_sent += seqs->len;

@@ -115,9 +115,12 @@ daemon_wait (Daemon *d, guint timeout_ms)
 	g_autoptr (GError) error = NULL;
 
 	if (!tbg_test_wait_until (exited, d->proc, timeout_ms)) {
+		g_autofree char *log = NULL;
+
 		g_subprocess_force_exit (d->proc);
 		g_subprocess_wait (d->proc, NULL, NULL);
-		g_error ("tbgwd did not exit within %u ms", timeout_ms);
+		log = daemon_log (d);
+		g_error ("tbgwd did not exit within %u ms; its log:\n%s", timeout_ms, log);
 	}
 	g_subprocess_wait (d->proc, NULL, &error);
 	g_assert_no_error (error);
@@ -271,7 +274,7 @@ test_runs_against_broker (void)
 	kill (daemon_pid (&d), SIGHUP);
 	daemon_expect_log (&d, "Configuration not reloaded");
 	tbg_test_peer_publish (peer, "v1/devices/me/rpc/request/2", "{\"method\":\"ping\"}");
-	tbg_test_peer_expect (peer, "v1/devices/me/rpc/response/2", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (peer, "v1/devices/me/rpc/response/2", WAIT_MS));
 
 	/* SIGHUP with a good file: applied. */
 	cfg2 = config_for (b, token, "[gateway]\nstats-interval-s=0\n");
@@ -279,7 +282,7 @@ test_runs_against_broker (void)
 	kill (daemon_pid (&d), SIGHUP);
 	daemon_expect_log (&d, "Configuration reloaded");
 	tbg_test_peer_publish (peer, "v1/devices/me/rpc/request/3", "{\"method\":\"ping\"}");
-	tbg_test_peer_expect (peer, "v1/devices/me/rpc/response/3", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (peer, "v1/devices/me/rpc/response/3", WAIT_MS));
 
 	g_subprocess_send_signal (d.proc, SIGTERM);
 	g_assert_cmpint (daemon_wait (&d, WAIT_MS), ==, 0);
