@@ -376,6 +376,15 @@ tbg_serial_port_is_open (TbgSerialPort *port)
 	return port->fd >= 0;
 }
 
+void
+tbg_serial_port_set_path (TbgSerialPort *port, const char *path)
+{
+	if (g_strcmp0 (port->path, path) == 0)
+		return;
+	g_free (port->path);
+	port->path = g_strdup (path);
+}
+
 const char *
 tbg_serial_port_get_path (TbgSerialPort *port)
 {

@@ -45,6 +45,8 @@ void           tbg_serial_port_stop (TbgSerialPort *port);
 /* After an unplug: open again at once (a udev "add" came). */
 void           tbg_serial_port_retry_now (TbgSerialPort *port);
 gboolean       tbg_serial_port_is_open (TbgSerialPort *port);
+/* A replugged device may come back under another node name. */
+void           tbg_serial_port_set_path (TbgSerialPort *port, const char *path);
 const char    *tbg_serial_port_get_path (TbgSerialPort *port);
 /* Queues @len bytes; fails if the port is closed or its queue is full. */
 gboolean       tbg_serial_port_write (TbgSerialPort *port, const void *data, gsize len,

@@ -352,6 +352,8 @@ udev_add (SerialSource *src, GUdevDevice *d)
 		sd = find_by_node (src, node);
 	if (sd != NULL) {
 		/* Replugged (or a configured port udev also knows): open it now. */
+		if (sd->sysfs != NULL && !tbg_serial_port_is_open (sd->port))
+			tbg_serial_port_set_path (sd->port, node);
 		tbg_serial_port_retry_now (sd->port);
 		return;
 	}
