@@ -266,7 +266,7 @@ test_garbage (Fixture *f, gconstpointer data)
 
 	start_gateway (f, NULL);
 	sys = add_tty (f, "ttyUSB7", p, "Boiler", TRUE);
-	tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
 	pty_write (p, binary, sizeof binary - 1);
 	pty_print (p, "not json at all\n{\"t\":NaN}\n{\"t\":1e999}\n[1,2]\n{}\n\xc3\x28\n");
 	pty_print (p, longline);
@@ -297,7 +297,7 @@ test_burst (Fixture *f, gconstpointer data)
 
 	start_gateway (f, NULL);
 	sys = add_tty (f, "ttyUSB7", p, "Fast", TRUE);
-	tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
 	/* Far faster than one line per millisecond. */
 	for (guint i = 0; i < n; i++)
 		g_string_append_printf (burst, "{\"n\":%u}\n", i);
@@ -332,7 +332,7 @@ test_unplug_replug (Fixture *f, gconstpointer data)
 
 	start_gateway (f, NULL);
 	sys = add_tty (f, "ttyUSB7", p, "Boiler", TRUE);
-	tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
 	/* Unplug: the node goes away and udev says so. */
 	pty_free (p);
 	umockdev_testbed_uevent (f->tb, sys, "remove");
@@ -347,7 +347,7 @@ test_unplug_replug (Fixture *f, gconstpointer data)
 	                           "{\"device\":\"Boiler\",\"type\":\"Thermometer\"}", 1000);
 	g_test_message ("replug to connect: %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
 	pty_print (p, "{\"after\":1}\n");
-	tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS));
 	pty_free (p);
 }
 
@@ -360,8 +360,8 @@ test_two_ports_concurrent_rpc (Fixture *f, gconstpointer data)
 	start_gateway (f, NULL);
 	sa = add_tty (f, "ttyUSB1", a, "Slow", TRUE);
 	sb = add_tty (f, "ttyUSB2", b, "Quick", TRUE);
-	tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
-	tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
 	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Slow\",\"data\":{\"id\":4,\"method\":\"m\"}}");
 	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Quick\",\"data\":{\"id\":4,\"method\":\"m\"}}");
 	/* Two RPCs pipelined on one port too. */
