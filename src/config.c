@@ -18,7 +18,7 @@ static const char * const gateway_keys[] = {
 	"attribute-request-timeout-ms", "stats-interval-s",
 	"attribute-request-format", NULL
 };
-static const char * const storage_keys[] = { "max-messages", NULL };
+static const char * const storage_keys[] = { "path", "max-messages", "ttl-s", NULL };
 
 static void
 set_defaults (TbgConfig *cfg)
@@ -38,6 +38,7 @@ set_defaults (TbgConfig *cfg)
 	cfg->gateway.attribute_request_timeout_ms = 10000;
 	cfg->gateway.stats_interval_s = 60;
 	cfg->gateway.attribute_request_format = TBG_ATTR_REQUEST_SPLIT;
+	cfg->storage.path = g_strdup (TBG_DEFAULT_STATE_DIR);
 	cfg->storage.max_messages = 1000000;
 	cfg->keyfile = g_key_file_new ();
 	cfg->lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -66,6 +67,7 @@ tbg_config_free (TbgConfig *cfg)
 	g_free (cfg->server.ca_file);
 	g_free (cfg->server.cert_file);
 	g_free (cfg->server.key_file);
+	g_free (cfg->storage.path);
 	g_key_file_unref (cfg->keyfile);
 	g_hash_table_unref (cfg->lines);
 	g_free (cfg);
@@ -351,10 +353,25 @@ static gboolean
 load_storage (TbgConfig *cfg, GError **error)
 {
 	const char *g = "storage";
+	char *path;
 
-	return tbg_config_check_keys (cfg, g, storage_keys, error) &&
-	       tbg_config_get_uint (cfg, g, "max-messages", 1, G_MAXUINT32,
-	                            cfg->storage.max_messages, &cfg->storage.max_messages, error);
+	if (!tbg_config_check_keys (cfg, g, storage_keys, error) ||
+	    !tbg_config_get_uint (cfg, g, "max-messages", 1, G_MAXUINT32,
+	                          cfg->storage.max_messages, &cfg->storage.max_messages, error) ||
+	    !tbg_config_get_uint (cfg, g, "ttl-s", 0, G_MAXUINT32, 0, &cfg->storage.ttl_s, error))
+		return FALSE;
+	path = tbg_config_get_string (cfg, g, "path", TBG_DEFAULT_STATE_DIR);
+	g_clear_pointer (&cfg->storage.path, g_free);
+	if (g_str_equal (path, "memory")) {
+		g_free (path);
+		path = NULL;
+	} else if (!g_path_is_absolute (path)) {
+		g_free (path);
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, "path",
+		             _("must be an absolute directory or “memory”"));
+	}
+	cfg->storage.path = path;
+	return TRUE;
 }
 
 static gboolean

@@ -48,8 +48,12 @@ typedef struct {
 } TbgGatewayConfig;
 
 typedef struct {
+	char    *path;              /* state directory of the spool; NULL: memory only */
 	guint64  max_messages;      /* oldest dropped (and counted) beyond this */
+	guint64  ttl_s;             /* 0: kept until sent */
 } TbgStorageConfig;
+
+#define TBG_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/tbgw"
 
 typedef struct _TbgConfig TbgConfig;
 struct _TbgConfig {

@@ -2,6 +2,7 @@
 #include "gateway.h"
 #include "gateway-codec.h"
 #include "mqtt-link.h"
+#include "spool.h"
 #include "uplink.h"
 #include "i18n.h"
 
@@ -769,6 +770,23 @@ static const TbgMqttLinkCallbacks link_callbacks = {
 	.acked = link_acked,
 };
 
+/* A spool that cannot be opened must not stop the gateway: it forwards
+ * from memory and says so. */
+static TbgOutbox *
+open_outbox (const TbgStorageConfig *st)
+{
+	g_autoptr (GError) error = NULL;
+	TbgOutbox *ob;
+
+	if (st->path == NULL)
+		return tbg_memory_outbox_new (st->max_messages);
+	ob = tbg_spool_open (st->path, st->max_messages, st->ttl_s, &error);
+	if (ob != NULL)
+		return ob;
+	g_warning (_("%s; queued data is kept in memory only"), error->message);
+	return tbg_memory_outbox_new (st->max_messages);
+}
+
 TbgGateway *
 tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **error)
 {
@@ -778,7 +796,7 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->sources = sources;
 	if (!check_source_groups (cfg, sources, error))
 		return NULL;
-	gw->outbox = tbg_memory_outbox_new (cfg->storage.max_messages);
+	gw->outbox = open_outbox (&cfg->storage);
 	gw->link = tbg_mqtt_link_new (&cfg->server, subscriptions, cfg->gateway.max_inflight,
 	                              &link_callbacks, gw, error);
 	if (gw->link == NULL)

@@ -47,6 +47,8 @@ test_defaults (void)
 	g_assert_cmpuint (cfg->gateway.max_payload_bytes, ==, 65000);
 	g_assert_cmpuint (cfg->gateway.rpc_timeout_ms, ==, 10000);
 	g_assert_cmpint (cfg->gateway.attribute_request_format, ==, TBG_ATTR_REQUEST_SPLIT);
+	g_assert_true (g_str_has_suffix (cfg->storage.path, "/lib/tbgw"));
+	g_assert_cmpuint (cfg->storage.ttl_s, ==, 0);
 }
 
 static void
@@ -72,7 +74,7 @@ test_full (void)
 		"keepalive=30\nclient-id=gw1\n"
 		"[gateway]\nmax-payload-bytes=1000\nmax-inflight=4\nrpc-timeout-ms=500\n"
 		"attribute-request-timeout-ms=700\nstats-interval-s=0\nattribute-request-format=combined\n"
-		"[storage]\nmax-messages=10\n"
+		"[storage]\nmax-messages=10\npath=memory\nttl-s=3600\n"
 		"[serial:Boiler]\nport=/dev/ttyUSB0\n", &error, NULL);
 
 	g_assert_no_error (error);
@@ -90,6 +92,8 @@ test_full (void)
 	g_assert_cmpuint (cfg->gateway.stats_interval_s, ==, 0);
 	g_assert_cmpint (cfg->gateway.attribute_request_format, ==, TBG_ATTR_REQUEST_COMBINED);
 	g_assert_cmpuint (cfg->storage.max_messages, ==, 10);
+	g_assert_null (cfg->storage.path);
+	g_assert_cmpuint (cfg->storage.ttl_s, ==, 3600);
 	{
 		g_auto (GStrv) names = tbg_config_device_groups (cfg, "serial");
 
@@ -138,6 +142,7 @@ static const BadCase bad_cases[] = {
 	{ "[server]\nca-file=/ca.pem\n", TBG_CONFIG_ERROR_BAD_VALUE, "tls=false; set tls=true" },
 	{ "[gateway]\nattribute-request-format=both\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [gateway] attribute-request-format:" },
 	{ "[gateway]\nmax-payload-bytes=10\n", TBG_CONFIG_ERROR_BAD_VALUE, "from 256 to" },
+	{ "[storage]\npath=relative/dir\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [storage] path: must be an absolute directory" },
 };
 
 static void

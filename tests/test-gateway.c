@@ -94,6 +94,7 @@ start_gateway (Fixture *f, TbgConfig *cfg)
 
 	cfg->server.port = tbg_test_broker_port (f->broker);
 	cfg->server.access_token = g_strdup ("TEST_TOKEN");
+	g_clear_pointer (&cfg->storage.path, g_free);   /* memory: the spool has its own tests */
 	cfg->gateway.stats_interval_s = 0;
 	cfg->gateway.rpc_timeout_ms = 300;
 	cfg->gateway.attribute_request_timeout_ms = 400;

@@ -154,7 +154,7 @@ start_gateway (Fixture *f, const char *extra_config)
 {
 	g_autoptr (GError) error = NULL;
 	g_autofree char *path = g_build_filename (f->dir, "tbgw.conf", NULL);
-	g_autofree char *text = g_strdup_printf ("[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
+	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
 	                                         "rpc-timeout-ms=400\n%s",
 	                                         tbg_test_broker_port (f->broker),
 	                                         extra_config ? extra_config : "");

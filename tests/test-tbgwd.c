@@ -146,6 +146,15 @@ daemon_clear (Daemon *d)
 	g_clear_object (&d->proc);
 	g_unlink (d->config);
 	g_unlink (d->log);
+	for (const char *f = "spool.db"; f != NULL; f = NULL) {
+		g_autofree char *db = g_build_filename (d->dir, f, NULL);
+		g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+		g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+		g_unlink (db);
+		g_unlink (wal);
+		g_unlink (shm);
+	}
 	g_rmdir (d->dir);
 	g_free (d->config);
 	g_free (d->log);
@@ -225,10 +234,11 @@ test_missing_config (void)
 }
 
 static char *
-config_for (TbgTestBroker *b, const char *token_file, const char *extra)
+config_for (Daemon *d, TbgTestBroker *b, const char *token_file, const char *extra)
 {
-	return g_strdup_printf ("[server]\nhost=127.0.0.1\nport=%u\naccess-token-file=%s\n%s",
-	                        tbg_test_broker_port (b), token_file, extra ? extra : "");
+	return g_strdup_printf ("[storage]\npath=%s\n[server]\nhost=127.0.0.1\nport=%u\n"
+	                        "access-token-file=%s\n%s",
+	                        d->dir, tbg_test_broker_port (b), token_file, extra ? extra : "");
 }
 
 static void
@@ -245,7 +255,7 @@ test_runs_against_broker (void)
 	token = g_build_filename (d.dir, "token", NULL);
 	g_file_set_contents (token, "GW_TOKEN\n", -1, NULL);
 	g_chmod (token, 0600);
-	cfg = config_for (b, token, "[gateway]\nstats-interval-s=1\n");
+	cfg = config_for (&d, b, token, "[gateway]\nstats-interval-s=1\n");
 	daemon_write_config (&d, cfg);
 	daemon_spawn (&d, (const char *[]) { "--verbose", NULL });
 
@@ -277,7 +287,7 @@ test_runs_against_broker (void)
 	tbg_test_message_free (tbg_test_peer_expect (peer, "v1/devices/me/rpc/response/2", WAIT_MS));
 
 	/* SIGHUP with a good file: applied. */
-	cfg2 = config_for (b, token, "[gateway]\nstats-interval-s=0\n");
+	cfg2 = config_for (&d, b, token, "[gateway]\nstats-interval-s=0\n");
 	daemon_write_config (&d, cfg2);
 	kill (daemon_pid (&d), SIGHUP);
 	daemon_expect_log (&d, "Configuration reloaded");
@@ -310,7 +320,7 @@ test_tls_never_plaintext (void)
 	token = g_build_filename (d.dir, "token", NULL);
 	g_file_set_contents (token, "TLS_TOKEN\n", -1, NULL);
 	g_chmod (token, 0600);
-	cfg = config_for (b, token, NULL);
+	cfg = config_for (&d, b, token, NULL);
 	/* The broker only speaks plaintext: a TLS client must never log in. */
 	{ char *t = g_strconcat (cfg, "tls=true\nca-file=", ca, "\n", NULL); g_free (cfg); cfg = t; }
 	daemon_write_config (&d, cfg);

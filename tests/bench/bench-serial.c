@@ -97,8 +97,9 @@ main (int argc, char **argv)
 	tcsetattr (slave, TCSANOW, &tio);
 	close (slave);
 	symlink (name, link);
-	text = g_strdup_printf ("[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
-	                        "[serial:Bench]\nport=%s\n", tbg_test_broker_port (broker), link);
+	text = g_strdup_printf ("[storage]\npath=%s\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
+	                        "[serial:Bench]\nport=%s\n", g_getenv ("BENCH_MEMORY") ? "memory" : dir,
+	                        tbg_test_broker_port (broker), link);
 	g_file_set_contents (conf, text, -1, NULL);
 
 	mosquitto_lib_init ();

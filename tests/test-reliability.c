@@ -1,0 +1,247 @@
+/* Reliability with real parts: a steady feed while the broker dies and
+ * comes back loses nothing; a tbgwd killed with SIGKILL loses nothing it
+ * had accepted. Duplicates (allowed: QoS 1) are counted and reported. */
+#include "build-config.h"
+#include "gateway.h"
+#include "test-broker.h"
+#include "test-peer.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <pty.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define WAIT_MS 10000
+
+static const TbgSource test_source = { .name = "test" };
+static const TbgSource * const test_sources[] = { &test_source, NULL };
+
+/* Counts samples per "n" value seen in telemetry payloads until the
+ * first @want of @n have all been seen (or the time is up). */
+static guint
+collect (TbgTestPeer *peer, const char *device, guint8 *seen, guint n, guint want, guint *dups,
+         guint timeout_ms)
+{
+	guint distinct = 0, prefix = 0;
+	gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+	for (guint i = 0; i < n; i++)
+		distinct += seen[i] > 0;
+	while (g_get_monotonic_time () < end) {
+		while (prefix < want && seen[prefix] > 0)
+			prefix++;
+		if (prefix >= want)
+			break;
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_wait (peer, "v1/gateway/telemetry", 200);
+		json_t *root, *samples;
+
+		if (m == NULL)
+			continue;
+		root = json_loads (m->payload, 0, NULL);
+		g_assert_nonnull (root);
+		samples = json_object_get (root, device);
+		for (gsize i = 0; i < json_array_size (samples); i++) {
+			json_int_t v = json_integer_value (json_object_get (
+				json_object_get (json_array_get (samples, i), "values"), "n"));
+
+			g_assert_cmpint (v, >=, 0);
+			g_assert_cmpint (v, <, n);
+			if (seen[v]++ == 0)
+				distinct++;
+			else
+				(*dups)++;
+		}
+		json_decref (root);
+	}
+	return distinct;
+}
+
+static gboolean
+link_is_up (gpointer data)
+{
+	return tbg_gateway_get_link_up (data);
+}
+
+static void
+test_broker_restart_during_feed (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-rel-XXXXXX", NULL);
+	TbgTestBroker *broker = tbg_test_broker_start ();
+	TbgTestPeer *peer = tbg_test_peer_new (tbg_test_broker_port (broker));
+	TbgConfig *cfg = tbg_config_new_default ();
+	const guint n = 3000;
+	guint8 *seen = g_new0 (guint8, n);
+	guint dups = 0, distinct;
+	TbgGateway *gw;
+	TbgDevice *dev;
+
+	cfg->server.port = tbg_test_broker_port (broker);
+	cfg->gateway.stats_interval_s = 0;
+	g_free (cfg->storage.path);
+	cfg->storage.path = g_strdup (dir);
+	gw = tbg_gateway_new (cfg, test_sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (gw, &error));
+	g_assert_true (tbg_test_wait_until (link_is_up, gw, WAIT_MS));
+	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
+	tbg_device_set_connected (dev, TRUE);
+
+	/* A steady feed: 3 samples a millisecond for a second, the broker
+	 * gone for a stretch in the middle. */
+	for (guint i = 0; i < n; i++) {
+		json_t *v = json_pack ("{s:i}", "n", (int) i);
+
+		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
+		json_decref (v);
+		if (i % 3 == 0)
+			tbg_test_run_main_loop_for (1);
+		if (i == n / 3) {
+			/* Everything so far has reached ThingsBoard before it goes. */
+			g_assert_cmpuint (collect (peer, "Feed", seen, n, i + 1, &dups, WAIT_MS), ==, i + 1);
+			tbg_test_peer_free (peer);
+			tbg_test_broker_stop (broker);
+		}
+		if (i == 2 * n / 3) {
+			tbg_test_broker_restart (broker);
+			peer = tbg_test_peer_new (tbg_test_broker_port (broker));
+		}
+	}
+	distinct = collect (peer, "Feed", seen, n, n, &dups, WAIT_MS);
+	g_test_message ("%u of %u samples arrived, %u duplicates", distinct, n, dups);
+	/* What was in flight when the broker died is sent again: at least
+	 * once, never lost. */
+	for (guint i = 0; i < n; i++) {
+		if (seen[i] == 0)
+			g_error ("sample %u was lost", i);
+	}
+	g_assert_cmpuint (distinct, ==, n);
+	g_object_unref (gw);
+	tbg_test_peer_free (peer);
+	tbg_test_broker_free (broker);
+	g_free (seen);
+	{
+		g_autofree char *db = g_build_filename (dir, "spool.db", NULL);
+		g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+		g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+		g_unlink (db);
+		g_unlink (wal);
+		g_unlink (shm);
+		g_rmdir (dir);
+	}
+}
+
+static gint64
+spooled_rows (const char *db_path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	gint64 n = -1;
+
+	if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2 (db, "SELECT count(*) FROM outbox WHERE kind = 2", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step (st) == SQLITE_ROW)
+		n = sqlite3_column_int64 (st, 0);
+	sqlite3_finalize (st);
+	sqlite3_close (db);
+	return n;
+}
+
+static GSubprocess *
+spawn_tbgwd (const char *conf)
+{
+	g_autoptr (GError) error = NULL;
+	GSubprocess *p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+	                                   g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
+	                                   "--config", conf, NULL);
+
+	g_assert_no_error (error);
+	return p;
+}
+
+static void
+test_sigkill_loses_nothing (void)
+{
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-kill-XXXXXX", NULL);
+	g_autofree char *conf = g_build_filename (dir, "tbgw.conf", NULL);
+	g_autofree char *link = g_build_filename (dir, "tty", NULL);
+	g_autofree char *db = g_build_filename (dir, "spool.db", NULL);
+	g_autofree char *text = NULL;
+	TbgTestBroker *broker = tbg_test_broker_start ();
+	TbgTestPeer *peer;
+	GSubprocess *proc;
+	GString *lines = g_string_new (NULL);
+	const guint n = 2000;
+	guint8 *seen = g_new0 (guint8, n);
+	guint dups = 0;
+	int master, slave;
+	char name[64];
+	struct termios tio;
+	gint64 end;
+
+	g_assert_cmpint (openpty (&master, &slave, name, NULL, NULL), ==, 0);
+	tcgetattr (slave, &tio);
+	cfmakeraw (&tio);
+	tcsetattr (slave, TCSANOW, &tio);
+	close (slave);
+	g_assert_cmpint (symlink (name, link), ==, 0);
+	text = g_strdup_printf ("[storage]\npath=%s\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
+	                        "[serial:Meter]\nport=%s\n", dir, tbg_test_broker_port (broker), link);
+	g_file_set_contents (conf, text, -1, NULL);
+
+	/* ThingsBoard is unreachable: everything tbgwd accepts waits in the spool. */
+	tbg_test_broker_stop (broker);
+	proc = spawn_tbgwd (conf);
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf (lines, "{\"n\":%u}\n", i);
+	g_usleep (500000);   /* the port is open */
+	g_assert_cmpint (write (master, lines->str, lines->len), ==, (gssize) lines->len);
+	end = g_get_monotonic_time () + WAIT_MS * 1000;
+	while (spooled_rows (db) < n && g_get_monotonic_time () < end)
+		g_usleep (10000);
+	g_assert_cmpint (spooled_rows (db), ==, n);
+	/* Crash. */
+	g_subprocess_send_signal (proc, SIGKILL);
+	g_subprocess_wait (proc, NULL, NULL);
+	g_clear_object (&proc);
+
+	tbg_test_broker_restart (broker);
+	peer = tbg_test_peer_new (tbg_test_broker_port (broker));
+	proc = spawn_tbgwd (conf);
+	g_assert_cmpuint (collect (peer, "Meter", seen, n, n, &dups, WAIT_MS), ==, n);
+	g_test_message ("after SIGKILL: %u of %u samples arrived, %u duplicates", n, n, dups);
+	g_subprocess_send_signal (proc, SIGTERM);
+	g_subprocess_wait (proc, NULL, NULL);
+	g_object_unref (proc);
+	tbg_test_peer_free (peer);
+	tbg_test_broker_free (broker);
+	close (master);
+	g_string_free (lines, TRUE);
+	g_free (seen);
+	{
+		g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+		g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+		g_unlink (db);
+		g_unlink (wal);
+		g_unlink (shm);
+		g_unlink (conf);
+		g_unlink (link);
+		g_rmdir (dir);
+	}
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	g_test_add_func ("/reliability/broker-restart-during-feed", test_broker_restart_during_feed);
+	g_test_add_func ("/reliability/sigkill-loses-nothing", test_sigkill_loses_nothing);
+	return g_test_run ();
+}

@@ -1,0 +1,308 @@
+/* Tests of the durable spool through the outbox interface, on real SQLite
+ * files: what is appended survives a reopen and a SIGKILL, leaves only
+ * when acknowledged, in order; limits and TTL drop the oldest and count. */
+#include "spool.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+	char *dir;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+	f->dir = g_dir_make_tmp ("tbgw-spool-XXXXXX", NULL);
+	g_assert_nonnull (f->dir);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+	const char *names[] = { "spool.db", "spool.db-wal", "spool.db-shm", NULL };
+
+	for (guint i = 0; names[i] != NULL; i++) {
+		g_autofree char *p = g_build_filename (f->dir, names[i], NULL);
+		g_autofree char *cmd = g_strdup_printf ("chattr -i '%s' 2>/dev/null", p);
+
+		if (system (cmd) < 0) {}
+		g_unlink (p);
+	}
+	g_rmdir (f->dir);
+	g_free (f->dir);
+}
+
+static TbgOutbox *
+open_spool (Fixture *f, guint64 max, guint64 ttl)
+{
+	g_autoptr (GError) error = NULL;
+	TbgOutbox *ob = tbg_spool_open (f->dir, max, ttl, &error);
+
+	g_assert_no_error (error);
+	g_assert_nonnull (ob);
+	return ob;
+}
+
+static void
+append (TbgOutbox *ob, TbgRecordKind kind, const char *device, const char *payload)
+{
+	g_assert_true (tbg_outbox_append (ob, tbg_record_new (kind, device, g_strdup (payload),
+	                                                      strlen (payload)), NULL));
+}
+
+static void
+flush_commits (void)
+{
+	while (g_main_context_iteration (NULL, FALSE))
+		;
+}
+
+/* Sends (marks) and returns the next record's payload; NULL when none. */
+static char *
+send_next (TbgOutbox *ob, guint64 *seq)
+{
+	const TbgRecord *r = tbg_outbox_peek_unsent (ob);
+
+	if (r == NULL)
+		return NULL;
+	*seq = r->seq;
+	tbg_outbox_mark_sent (ob, r->seq);
+	return g_strdup (r->payload);
+}
+
+static void
+test_persist_and_ack (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 0);
+	guint64 s1, s2;
+	g_autofree char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+
+	append (ob, TBG_RECORD_CONNECT, "A", "{\"device\":\"A\"}");
+	append (ob, TBG_RECORD_TELEMETRY, "A", "{\"ts\":1,\"values\":{\"t\":1}}");
+	append (ob, TBG_RECORD_OWN_RPC_RESPONSE, NULL, "{\"pong\":true}");
+	p1 = send_next (ob, &s1);
+	p2 = send_next (ob, &s2);
+	g_assert_cmpstr (p1, ==, "{\"device\":\"A\"}");
+	tbg_outbox_ack (ob, s1);     /* only the connect was acknowledged */
+	flush_commits ();
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 2);
+	tbg_outbox_free (ob);
+
+	/* Restart: the unacknowledged ones come back, in order, intact. */
+	ob = open_spool (f, 100, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 2);
+	{
+		const TbgRecord *r = tbg_outbox_peek_unsent (ob);
+
+		g_assert_cmpint (r->kind, ==, TBG_RECORD_TELEMETRY);
+		g_assert_cmpstr (r->device, ==, "A");
+		g_assert_cmpstr (r->payload, ==, "{\"ts\":1,\"values\":{\"t\":1}}");
+		g_assert_cmpuint (r->seq, ==, s2);
+		tbg_outbox_mark_sent (ob, r->seq);
+		r = tbg_outbox_peek_unsent (ob);
+		g_assert_cmpint (r->kind, ==, TBG_RECORD_OWN_RPC_RESPONSE);
+		g_assert_null (r->device);
+	}
+	/* New records get higher numbers than the old ones. */
+	append (ob, TBG_RECORD_TELEMETRY, "B", "{\"ts\":2,\"values\":{\"t\":2}}");
+	p3 = send_next (ob, &s1);
+	g_assert_cmpstr (p3, ==, "{\"pong\":true}");
+	tbg_outbox_free (ob);
+}
+
+static void
+test_sigkill (Fixture *f, gconstpointer data)
+{
+	const guint n = 5000;
+	pid_t pid = fork ();
+	TbgOutbox *ob;
+	int status;
+
+	g_assert_cmpint (pid, >=, 0);
+	if (pid == 0) {
+		TbgOutbox *child = tbg_spool_open (f->dir, 1000000, 0, NULL);
+
+		for (guint i = 0; i < n; i++) {
+			g_autofree char *p = g_strdup_printf ("{\"ts\":%u,\"values\":{\"n\":%u}}", i + 1, i);
+
+			append (child, TBG_RECORD_TELEMETRY, "Dev", p);
+			if (i % 700 == 0)
+				flush_commits ();   /* main loop turns between bursts */
+		}
+		flush_commits ();
+		/* Accepted and committed: now die without any clean-up. */
+		raise (SIGKILL);
+		_exit (1);
+	}
+	g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+	g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+	ob = open_spool (f, 1000000, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, n);
+	for (guint i = 0; i < n; i++) {
+		guint64 seq;
+		g_autofree char *p = send_next (ob, &seq);
+		g_autofree char *want = g_strdup_printf ("{\"ts\":%u,\"values\":{\"n\":%u}}", i + 1, i);
+
+		g_assert_cmpstr (p, ==, want);
+		tbg_outbox_ack (ob, seq);
+	}
+	g_assert_null (tbg_outbox_peek_unsent (ob));
+	flush_commits ();
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 0);
+	tbg_outbox_free (ob);
+	ob = open_spool (f, 1000000, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 0);
+	tbg_outbox_free (ob);
+}
+
+static void
+test_window_refill_and_rewind (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 1000000, 0);
+	const guint n = 20000;   /* several times the in-memory window */
+	GArray *inflight = g_array_new (FALSE, FALSE, sizeof (guint64));
+
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+	}
+	flush_commits ();
+	/* Send 100, lose the link, and everything comes again from the first. */
+	for (guint i = 0; i < 100; i++) {
+		guint64 seq;
+		g_autofree char *p = send_next (ob, &seq);
+
+		g_array_append_val (inflight, seq);
+	}
+	tbg_outbox_rewind (ob);
+	for (guint i = 0; i < n; i++) {
+		guint64 seq;
+		g_autofree char *p = send_next (ob, &seq);
+		g_autofree char *want = g_strdup_printf ("%u", i);
+
+		g_assert_cmpstr (p, ==, want);
+		tbg_outbox_ack (ob, seq);
+		if (i % 1000 == 0)
+			flush_commits ();
+	}
+	g_assert_null (tbg_outbox_peek_unsent (ob));
+	flush_commits ();
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 0);
+	tbg_outbox_free (ob);
+	g_array_unref (inflight);
+}
+
+static void
+test_limit_drops_oldest (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 5, 0);
+	guint64 seq;
+	g_autofree char *first = NULL;
+
+	append (ob, TBG_RECORD_TELEMETRY, "D", "0");
+	first = send_next (ob, &seq);      /* in flight: never dropped */
+	for (guint i = 1; i < 9; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+	}
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 5);
+	g_assert_cmpuint (ob->dropped, ==, 4);
+	flush_commits ();
+	tbg_outbox_free (ob);
+	ob = open_spool (f, 5, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 5);
+	{
+		g_autofree char *a = send_next (ob, &seq);
+		g_autofree char *b = send_next (ob, &seq);
+
+		g_assert_cmpstr (a, ==, "0");
+		g_assert_cmpstr (b, ==, "5");   /* 1..4 went */
+	}
+	tbg_outbox_free (ob);
+}
+
+static void
+test_ttl (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 1);
+
+	append (ob, TBG_RECORD_TELEMETRY, "D", "old");
+	g_usleep (1100 * 1000);
+	append (ob, TBG_RECORD_TELEMETRY, "D", "new");
+	g_assert_cmpstr (tbg_outbox_peek_unsent (ob)->payload, ==, "new");
+	g_assert_cmpuint (ob->dropped, ==, 1);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 1);
+	tbg_outbox_free (ob);
+}
+
+static void
+test_corrupt_file (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *db = g_build_filename (f->dir, "spool.db", NULL);
+	TbgOutbox *ob;
+
+	g_file_set_contents (db, "this is not a database, just some bytes that a crash left behind....", -1, NULL);
+	ob = tbg_spool_open (f->dir, 100, 0, &error);
+	g_assert_null (ob);
+	g_assert_nonnull (error);
+	g_assert_nonnull (strstr (error->message, db));
+}
+
+static void
+test_unwritable (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 0);
+	g_autofree char *wal = g_build_filename (f->dir, "spool.db-wal", NULL);
+	g_autofree char *cmd = g_strdup_printf ("chattr +i '%s' 2>/dev/null", wal);
+	guint64 seq;
+
+	append (ob, TBG_RECORD_TELEMETRY, "D", "before");
+	flush_commits ();
+	if (system (cmd) != 0) {
+		g_test_skip ("chattr +i is not supported here");
+		tbg_outbox_free (ob);
+		return;
+	}
+	/* It warns (once) and carries on. */
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	g_assert_false (tbg_spool_is_degraded (ob));
+	append (ob, TBG_RECORD_TELEMETRY, "D", "during");
+	flush_commits ();
+	g_assert_true (tbg_spool_is_degraded (ob));
+	/* Still forwarding, in order, from memory. */
+	append (ob, TBG_RECORD_TELEMETRY, "D", "after");
+	{
+		g_autofree char *a = send_next (ob, &seq);
+		g_autofree char *b = send_next (ob, &seq);
+		g_autofree char *c = send_next (ob, &seq);
+
+		g_assert_cmpstr (a, ==, "before");
+		g_assert_cmpstr (b, ==, "during");
+		g_assert_cmpstr (c, ==, "after");
+	}
+	tbg_outbox_free (ob);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add ("/spool/" path, Fixture, NULL, setup, fn, teardown)
+	ADD ("persist-and-ack", test_persist_and_ack);
+	ADD ("sigkill", test_sigkill);
+	ADD ("window-refill-and-rewind", test_window_refill_and_rewind);
+	ADD ("limit-drops-oldest", test_limit_drops_oldest);
+	ADD ("ttl", test_ttl);
+	ADD ("corrupt-file", test_corrupt_file);
+	ADD ("unwritable", test_unwritable);
+#undef ADD
+	return g_test_run ();
+}
