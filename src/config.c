@@ -161,6 +161,23 @@ index_lines (TbgConfig *cfg, const char *text, GError **error)
 	return TRUE;
 }
 
+/* "prefix.*" in @allowed stands for any key with a non-empty suffix. */
+static gboolean
+key_allowed (const char * const *allowed, const char *key)
+{
+	for (guint i = 0; allowed[i] != NULL; i++) {
+		gsize n = strlen (allowed[i]);
+
+		if (n > 0 && allowed[i][n - 1] == '*') {
+			if (strncmp (allowed[i], key, n - 1) == 0 && key[n - 1] != '\0')
+				return TRUE;
+		} else if (g_str_equal (allowed[i], key)) {
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
 gboolean
 tbg_config_check_keys (const TbgConfig *cfg, const char *group,
                        const char * const *allowed, GError **error)
@@ -168,7 +185,7 @@ tbg_config_check_keys (const TbgConfig *cfg, const char *group,
 	g_auto (GStrv) keys = g_key_file_get_keys (cfg->keyfile, group, NULL, NULL);
 
 	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
-		if (!g_strv_contains (allowed, keys[i]))
+		if (!key_allowed (allowed, keys[i]))
 			return fail (cfg, error, TBG_CONFIG_ERROR_UNKNOWN_KEY, group, keys[i],
 			             _("unknown key"));
 	}

@@ -174,7 +174,8 @@ tbg_gateway_finalize (GObject *object)
 	g_ptr_array_unref (gw->devices);
 	g_hash_table_unref (gw->by_name);
 	g_ptr_array_unref (gw->instances);
-	tbg_outbox_free (gw->outbox);
+	if (gw->outbox != NULL)
+		tbg_outbox_free (gw->outbox);
 	tbg_config_free (gw->cfg);
 	G_OBJECT_CLASS (tbg_gateway_parent_class)->finalize (object);
 }
@@ -796,11 +797,12 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->sources = sources;
 	if (!check_source_groups (cfg, sources, error))
 		return NULL;
-	gw->outbox = open_outbox (&cfg->storage);
+	/* The link checks certificates and keys: fail before creating any state. */
 	gw->link = tbg_mqtt_link_new (&cfg->server, subscriptions, cfg->gateway.max_inflight,
 	                              &link_callbacks, gw, error);
 	if (gw->link == NULL)
 		return NULL;
+	gw->outbox = open_outbox (&cfg->storage);
 	gw->uplink = tbg_uplink_new (gw->link, gw->outbox, cfg->gateway.max_payload_bytes,
 	                             cfg->gateway.max_inflight, device_profile, gw);
 	return g_steal_pointer (&gw);

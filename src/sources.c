@@ -1,9 +1,16 @@
 /* sources.c — the device sources compiled into tbgwd. */
+#include "build-config.h"
 #include "source.h"
 
 extern const TbgSource tbg_source_serial;
+#ifdef HAVE_GPIO
+extern const TbgSource tbg_source_gpio;
+#endif
 
 const TbgSource * const tbg_sources[] = {
 	&tbg_source_serial,
+#ifdef HAVE_GPIO
+	&tbg_source_gpio,
+#endif
 	NULL
 };

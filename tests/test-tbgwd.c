@@ -204,7 +204,7 @@ test_config_errors (void)
 		{ "[server]\nport=abc\n", "tbgw.conf:2: [server] port: “abc” is not a whole number" },
 		{ "[server]\nhost=x\n\n[gateway]\nrpc-timout-ms=3\n", "tbgw.conf:5: [gateway] rpc-timout-ms: unknown key" },
 		{ "[mqtt]\n", "tbgw.conf:1: [mqtt]: unknown group" },
-		{ "[server]\ntls=true\nca-file=/nonexistent/ca.pem\n", "/nonexistent/ca.pem" },
+		{ "[storage]\npath=memory\n[server]\ntls=true\nca-file=/nonexistent/ca.pem\n", "/nonexistent/ca.pem" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
