@@ -2,6 +2,7 @@
 #include "gateway.h"
 #include "gateway-codec.h"
 #include "mqtt-link.h"
+#include "ratelimit.h"
 #include "spool.h"
 #include "uplink.h"
 #include "i18n.h"
@@ -58,9 +59,7 @@ struct _TbgGateway {
 	gint64                   next_attr_id;
 	guint                    stats_id;
 	TbgGatewayStats          stats;
-	gint64                   warn_window_start;
-	guint                    warn_count;
-	guint64                  warn_suppressed;
+	TbgRateLimit             warn_limit;
 	/* shutdown */
 	GSourceFunc              done;
 	gpointer                 done_data;
@@ -83,22 +82,15 @@ warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
 static void
 warn_downlink (TbgGateway *gw, const char *format, ...)
 {
-	gint64 now = g_get_monotonic_time ();
 	g_autofree char *msg = NULL;
+	guint64 suppressed;
 	va_list ap;
+	gboolean allow = tbg_rate_limit_allow (&gw->warn_limit, g_get_monotonic_time (), &suppressed);
 
-	if (now - gw->warn_window_start > WARN_WINDOW_US) {
-		if (gw->warn_suppressed > 0)
-			g_warning (_("%" G_GUINT64_FORMAT " more downlink warnings were suppressed"),
-			           gw->warn_suppressed);
-		gw->warn_window_start = now;
-		gw->warn_count = 0;
-		gw->warn_suppressed = 0;
-	}
-	if (++gw->warn_count > WARN_BURST) {
-		gw->warn_suppressed++;
+	if (suppressed > 0)
+		g_warning (_("%" G_GUINT64_FORMAT " more downlink warnings were suppressed"), suppressed);
+	if (!allow)
 		return;
-	}
 	va_start (ap, format);
 	msg = g_strdup_vprintf (format, ap);
 	va_end (ap);
@@ -223,6 +215,7 @@ tbg_gateway_init (TbgGateway *gw)
 	                                  (GDestroyNotify) pending_rpc_free);
 	gw->attr_parts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
 	gw->stats.started_us = g_get_monotonic_time ();
+	tbg_rate_limit_init (&gw->warn_limit, WARN_BURST, WARN_WINDOW_US);
 }
 
 /* ---- uplink ------------------------------------------------------------ */

@@ -6,6 +6,7 @@
  */
 #include "gateway.h"
 #include "line-protocol.h"
+#include "ratelimit.h"
 #include "serial-port.h"
 #include "i18n.h"
 
@@ -28,9 +29,7 @@ typedef struct {
 	TbgLineFramer   *framer;
 	GHashTable      *rpcs;       /* id → TbgRpc waiting for the device's reply */
 	guint64          bad_lines;
-	gint64           warn_window;
-	guint            warn_count;
-	guint64          warn_suppressed;
+	TbgRateLimit     warn_limit;
 } SerialDevice;
 
 struct _SerialSource {
@@ -48,23 +47,17 @@ warn_line (SerialDevice *sd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 static void
 warn_line (SerialDevice *sd, const char *fmt, ...)
 {
-	gint64 now = g_get_monotonic_time ();
 	g_autofree char *msg = NULL;
+	guint64 suppressed;
 	va_list ap;
+	gboolean allow = tbg_rate_limit_allow (&sd->warn_limit, g_get_monotonic_time (), &suppressed);
 
 	sd->bad_lines++;
-	if (now - sd->warn_window > WARN_WINDOW_US) {
-		if (sd->warn_suppressed > 0)
-			g_warning (_("%s: %" G_GUINT64_FORMAT " more bad lines not shown"),
-			           tbg_device_get_name (sd->dev), sd->warn_suppressed);
-		sd->warn_window = now;
-		sd->warn_count = 0;
-		sd->warn_suppressed = 0;
-	}
-	if (++sd->warn_count > WARN_BURST) {
-		sd->warn_suppressed++;
+	if (suppressed > 0)
+		g_warning (_("%s: %" G_GUINT64_FORMAT " more bad lines not shown"),
+		           tbg_device_get_name (sd->dev), suppressed);
+	if (!allow)
 		return;
-	}
 	va_start (ap, fmt);
 	msg = g_strdup_vprintf (fmt, ap);
 	va_end (ap);
@@ -204,6 +197,7 @@ add_port (SerialSource *src, const char *name, const char *type, const char *pat
 	sd->format = format;
 	sd->sysfs = g_strdup (sysfs);
 	sd->framer = tbg_line_framer_new (max_line);
+	tbg_rate_limit_init (&sd->warn_limit, WARN_BURST, WARN_WINDOW_US);
 	sd->rpcs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
 	                                  (GDestroyNotify) tbg_rpc_unref);
 	sd->port = tbg_serial_port_new (path, settings, &port_callbacks, sd);
