@@ -1,5 +1,6 @@
 /* outbox.c — records and the in-memory outbox. */
 #include "outbox.h"
+#include "record-window.h"
 
 TbgRecord *
 tbg_record_new (TbgRecordKind kind, const char *device, char *payload, gsize len)
@@ -51,125 +52,57 @@ tbg_record_kind_topic (TbgRecordKind kind)
 	return kind < TBG_RECORD_N_KINDS ? kinds[kind].topic : NULL;
 }
 
-/* The queue holds acknowledged-later records at its head: [in flight][unsent].
- * PUBACKs may come out of order, so acked records in the middle of the
- * in-flight part are only marked, and popped once they reach the head. */
 typedef struct {
-	TbgOutbox  parent;
-	GQueue     queue;        /* of Entry */
-	GList     *first_unsent; /* NULL: nothing unsent */
-	guint64    next_seq;
-	guint64    max_records;
+	TbgOutbox        parent;
+	TbgRecordWindow  window;
+	guint64          next_seq;
+	guint64          max_records;
 } MemoryOutbox;
-
-typedef struct {
-	TbgRecord *rec;
-	gboolean   sent;
-	gboolean   acked;
-} Entry;
-
-static void
-entry_free (Entry *e)
-{
-	tbg_record_free (e->rec);
-	g_slice_free (Entry, e);
-}
-
-static void
-drop_one (MemoryOutbox *mo)
-{
-	GList *victim = mo->first_unsent;
-
-	/* What is in flight may still be acknowledged: drop the oldest unsent. */
-	if (victim == NULL)
-		return;
-	mo->first_unsent = victim->next;
-	entry_free (victim->data);
-	g_queue_delete_link (&mo->queue, victim);
-	mo->parent.dropped++;
-}
 
 static gboolean
 memory_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 {
 	MemoryOutbox *mo = (MemoryOutbox *) ob;
-	Entry *e = g_slice_new0 (Entry);
 
-	if (mo->queue.length >= mo->max_records)
-		drop_one (mo);
+	/* What is in flight may still be acknowledged: drop the oldest unsent. */
+	if (tbg_record_window_length (&mo->window) >= mo->max_records &&
+	    tbg_record_window_drop_unsent (&mo->window) != 0)
+		mo->parent.dropped++;
 	rec->seq = ++mo->next_seq;
-	e->rec = rec;
-	g_queue_push_tail (&mo->queue, e);
-	if (mo->first_unsent == NULL)
-		mo->first_unsent = mo->queue.tail;
+	tbg_record_window_push (&mo->window, rec, 0);
 	return TRUE;
 }
 
 static const TbgRecord *
 memory_peek_unsent (TbgOutbox *ob)
 {
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
-
-	return mo->first_unsent ? ((Entry *) mo->first_unsent->data)->rec : NULL;
+	return tbg_record_window_peek_unsent (&((MemoryOutbox *) ob)->window, NULL);
 }
 
 static void
 memory_mark_sent (TbgOutbox *ob, guint64 seq)
 {
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
-	Entry *e;
-
-	g_return_if_fail (mo->first_unsent != NULL);
-	e = mo->first_unsent->data;
-	g_return_if_fail (e->rec->seq == seq);
-	e->sent = TRUE;
-	mo->first_unsent = mo->first_unsent->next;
+	tbg_record_window_mark_sent (&((MemoryOutbox *) ob)->window, seq);
 }
 
 static void
 memory_ack (TbgOutbox *ob, guint64 seq)
 {
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
+	guint64 popped = 0;
 
-	for (GList *l = mo->queue.head; l != NULL && l != mo->first_unsent; l = l->next) {
-		Entry *e = l->data;
-
-		if (e->rec->seq == seq) {
-			e->acked = TRUE;
-			break;
-		}
-	}
-	while (mo->queue.head != NULL && ((Entry *) mo->queue.head->data)->acked)
-		entry_free (g_queue_pop_head (&mo->queue));
+	tbg_record_window_ack (&((MemoryOutbox *) ob)->window, seq, &popped);
 }
 
 static void
 memory_rewind (TbgOutbox *ob)
 {
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
-	GList *l = mo->queue.head;
-
-	/* Acked records have been popped or are kept only behind an unacked
-	 * one; those are dropped now since their PUBACK did arrive. */
-	while (l != NULL && l != mo->first_unsent) {
-		GList *next = l->next;
-		Entry *e = l->data;
-
-		if (e->acked) {
-			entry_free (e);
-			g_queue_delete_link (&mo->queue, l);
-		} else {
-			e->sent = FALSE;
-		}
-		l = next;
-	}
-	mo->first_unsent = mo->queue.head;
+	tbg_record_window_rewind (&((MemoryOutbox *) ob)->window, NULL, NULL);
 }
 
 static guint64
 memory_length (TbgOutbox *ob)
 {
-	return ((MemoryOutbox *) ob)->queue.length;
+	return tbg_record_window_length (&((MemoryOutbox *) ob)->window);
 }
 
 static void
@@ -177,7 +110,7 @@ memory_free (TbgOutbox *ob)
 {
 	MemoryOutbox *mo = (MemoryOutbox *) ob;
 
-	g_queue_clear_full (&mo->queue, (GDestroyNotify) entry_free);
+	tbg_record_window_clear (&mo->window);
 	g_free (mo);
 }
 
@@ -198,6 +131,6 @@ tbg_memory_outbox_new (guint64 max_records)
 
 	mo->parent.klass = &memory_class;
 	mo->max_records = MAX (max_records, 1);
-	g_queue_init (&mo->queue);
+	tbg_record_window_init (&mo->window);
 	return &mo->parent;
 }

@@ -1,5 +1,6 @@
 /* spool.c — see spool.h. */
 #include "spool.h"
+#include "record-window.h"
 #include "i18n.h"
 
 #include <errno.h>
@@ -12,13 +13,6 @@
 #define BATCH_MAX      2048    /* writes per transaction before an early commit */
 
 typedef struct {
-	TbgRecord *rec;
-	gboolean   sent;
-	gboolean   acked;
-	gint64     created_ms;
-} Entry;
-
-typedef struct {
 	TbgOutbox      parent;
 	char          *path;
 	sqlite3       *db;          /* NULL once degraded */
@@ -26,8 +20,7 @@ typedef struct {
 	sqlite3_stmt  *delete_one;
 	sqlite3_stmt  *delete_upto;
 	sqlite3_stmt  *select_after;
-	GQueue         window;      /* Entry: the oldest records, in order */
-	GList         *first_unsent;
+	TbgRecordWindow window;     /* the oldest records, in order */
 	gboolean       db_has_more; /* rows beyond the window exist only on disk */
 	guint64        last_loaded; /* highest seq in or behind the window */
 	guint64        next_seq;
@@ -40,13 +33,6 @@ typedef struct {
 	guint          txn_ops;
 	guint          commit_id;
 } Spool;
-
-static void
-entry_free (Entry *e)
-{
-	tbg_record_free (e->rec);
-	g_slice_free (Entry, e);
-}
 
 static void finalize_statements (Spool *sp);
 
@@ -141,14 +127,8 @@ begin (Spool *sp)
 static void
 window_push (Spool *sp, TbgRecord *rec, gint64 created_ms)
 {
-	Entry *e = g_slice_new0 (Entry);
-
-	e->rec = rec;
-	e->created_ms = created_ms;
-	g_queue_push_tail (&sp->window, e);
-	if (sp->first_unsent == NULL)
-		sp->first_unsent = sp->window.tail;
 	sp->last_loaded = rec->seq;
+	tbg_record_window_push (&sp->window, rec, created_ms);
 }
 
 static void
@@ -167,15 +147,10 @@ delete_seq (Spool *sp, guint64 seq)
 static void
 drop_oldest (Spool *sp)
 {
-	GList *victim = sp->first_unsent;
+	guint64 victim = tbg_record_window_drop_unsent (&sp->window);
 
-	if (victim != NULL) {
-		Entry *e = victim->data;
-
-		sp->first_unsent = victim->next;
-		delete_seq (sp, e->rec->seq);
-		entry_free (e);
-		g_queue_delete_link (&sp->window, victim);
+	if (victim != 0) {
+		delete_seq (sp, victim);
 	} else if (sp->db != NULL && sp->db_has_more) {
 		g_autofree char *sql = g_strdup_printf ("DELETE FROM outbox WHERE seq = (SELECT min(seq) "
 		                                        "FROM outbox WHERE seq > %" G_GUINT64_FORMAT ")",
@@ -219,7 +194,7 @@ spool_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 		}
 	}
 	sp->count++;
-	if (sp->db != NULL && (sp->db_has_more || sp->window.length >= WINDOW_MAX)) {
+	if (sp->db != NULL && (sp->db_has_more || tbg_record_window_length (&sp->window) >= WINDOW_MAX)) {
 		/* On disk only, until the window gets to it. */
 		sp->db_has_more = TRUE;
 		tbg_record_free (rec);
@@ -241,7 +216,7 @@ refill (Spool *sp)
 {
 	sqlite3_stmt *st = sp->select_after;
 	guint loaded = 0;
-	guint wanted = WINDOW_MAX - MIN (sp->window.length, WINDOW_MAX / 2);
+	guint wanted = WINDOW_MAX - MIN (tbg_record_window_length (&sp->window), WINDOW_MAX / 2);
 	int rc;
 
 	if (sp->db == NULL || !sp->db_has_more)
@@ -274,16 +249,17 @@ spool_peek_unsent (TbgOutbox *ob)
 	Spool *sp = (Spool *) ob;
 
 	for (;;) {
-		Entry *e;
+		gint64 created_ms = 0;
+		const TbgRecord *rec = tbg_record_window_peek_unsent (&sp->window, &created_ms);
 
-		if (sp->first_unsent == NULL) {
+		if (rec == NULL) {
 			refill (sp);
-			if (sp->first_unsent == NULL)
+			rec = tbg_record_window_peek_unsent (&sp->window, &created_ms);
+			if (rec == NULL)
 				return NULL;
 		}
-		e = sp->first_unsent->data;
-		if (!expired (sp, e->created_ms))
-			return e->rec;
+		if (!expired (sp, created_ms))
+			return rec;
 		drop_oldest (sp);   /* it is the oldest unsent one */
 	}
 }
@@ -291,63 +267,36 @@ spool_peek_unsent (TbgOutbox *ob)
 static void
 spool_mark_sent (TbgOutbox *ob, guint64 seq)
 {
-	Spool *sp = (Spool *) ob;
-	Entry *e;
-
-	g_return_if_fail (sp->first_unsent != NULL);
-	e = sp->first_unsent->data;
-	g_return_if_fail (e->rec->seq == seq);
-	e->sent = TRUE;
-	sp->first_unsent = sp->first_unsent->next;
+	tbg_record_window_mark_sent (&((Spool *) ob)->window, seq);
 }
 
 static void
 spool_ack (TbgOutbox *ob, guint64 seq)
 {
 	Spool *sp = (Spool *) ob;
+	guint64 popped = 0;
 
-	for (GList *l = sp->window.head; l != NULL && l != sp->first_unsent; l = l->next) {
-		Entry *e = l->data;
-
-		if (e->rec->seq == seq) {
-			if (!e->acked) {
-				e->acked = TRUE;
-				sp->count--;
-			}
-			break;
-		}
-	}
-	while (sp->window.head != NULL && ((Entry *) sp->window.head->data)->acked) {
-		Entry *e = g_queue_pop_head (&sp->window);
-
-		/* Everything up to the head is acknowledged: one range delete at commit. */
-		sp->acked_upto = e->rec->seq;
-		entry_free (e);
-	}
-	if (sp->acked_upto > sp->deleted_upto)
+	if (tbg_record_window_ack (&sp->window, seq, &popped))
+		sp->count--;
+	/* Everything up to the head is acknowledged: one range delete at commit. */
+	if (popped > sp->acked_upto) {
+		sp->acked_upto = popped;
 		begin (sp);
+	}
+}
+
+static void
+forget_acked (guint64 seq, gpointer data)
+{
+	delete_seq (data, seq);
 }
 
 static void
 spool_rewind (TbgOutbox *ob)
 {
 	Spool *sp = (Spool *) ob;
-	GList *l = sp->window.head;
 
-	while (l != NULL && l != sp->first_unsent) {
-		GList *next = l->next;
-		Entry *e = l->data;
-
-		if (e->acked) {
-			delete_seq (sp, e->rec->seq);
-			entry_free (e);
-			g_queue_delete_link (&sp->window, l);
-		} else {
-			e->sent = FALSE;
-		}
-		l = next;
-	}
-	sp->first_unsent = sp->window.head;
+	tbg_record_window_rewind (&sp->window, forget_acked, sp);
 }
 
 static guint64
@@ -378,7 +327,7 @@ spool_free (TbgOutbox *ob)
 		finalize_statements (sp);
 		sqlite3_close (sp->db);
 	}
-	g_queue_clear_full (&sp->window, (GDestroyNotify) entry_free);
+	tbg_record_window_clear (&sp->window);
 	g_free (sp->path);
 	g_free (sp);
 }
@@ -452,7 +401,7 @@ tbg_spool_open (const char *dir, guint64 max_records, guint64 ttl_s, GError **er
 	sp->path = g_build_filename (dir, TBG_SPOOL_FILE, NULL);
 	sp->max_records = MAX (max_records, 1);
 	sp->ttl_ms = (gint64) ttl_s * 1000;
-	g_queue_init (&sp->window);
+	tbg_record_window_init (&sp->window);
 	if (!open_db (sp, error)) {
 		g_free (sp->path);
 		g_free (sp);
