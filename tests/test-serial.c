@@ -422,20 +422,20 @@ test_bad_config (Fixture *f, gconstpointer data)
 	TbgConfig *cfg;
 	TbgGateway *gw;
 
-	g_file_set_contents (path, "[serial:X]\nport=/dev/null\nbaud=12345\n", -1, NULL);
+	g_file_set_contents (path, "[storage]\npath=memory\n[serial:X]\nport=/dev/null\nbaud=12345\n", -1, NULL);
 	cfg = tbg_config_load (path, prefixes, &error);
 	g_assert_no_error (error);
 	gw = tbg_gateway_new (cfg, sources, &error);
 	g_assert_no_error (error);
 	g_assert_false (tbg_gateway_start (gw, &error));
-	g_assert_nonnull (strstr (error->message, "tbgw.conf:3: [serial:X] baud:"));
+	g_assert_nonnull (strstr (error->message, "tbgw.conf:5: [serial:X] baud:"));
 	g_object_unref (gw);
 	g_clear_error (&error);
-	g_file_set_contents (path, "[serial:X]\nprot=/dev/null\n", -1, NULL);
+	g_file_set_contents (path, "[storage]\npath=memory\n[serial:X]\nprot=/dev/null\n", -1, NULL);
 	cfg = tbg_config_load (path, prefixes, &error);
 	g_assert_no_error (error);
 	g_assert_null (tbg_gateway_new (cfg, sources, &error));
-	g_assert_nonnull (strstr (error->message, "tbgw.conf:2: [serial:X] prot: unknown key"));
+	g_assert_nonnull (strstr (error->message, "tbgw.conf:4: [serial:X] prot: unknown key"));
 }
 
 int
