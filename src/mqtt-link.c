@@ -318,6 +318,9 @@ new_instance (TbgMqttLink *link, GError **error)
 	}
 	mosquitto_int_option (mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	mosquitto_int_option (mosq, MOSQ_OPT_SEND_MAXIMUM, link->max_inflight);
+	/* RPC answers are small and awaited by a person: no Nagle delay. Bulk
+	 * data is packed by the uplink already. */
+	mosquitto_int_option (mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	if (s->access_token != NULL)
 		rc = mosquitto_username_pw_set (mosq, s->access_token, NULL);
 	if (rc == MOSQ_ERR_SUCCESS && s->tls) {

@@ -83,6 +83,7 @@ write_conf (TbgTestBroker *b)
 		"log_dest file %s\n"
 		"log_type all\n"
 		"connection_messages true\n"
+		"set_tcp_nodelay true\n"
 		"log_timestamp false\n",
 		b->port, b->log);
 	g_autoptr (GError) error = NULL;

@@ -31,7 +31,7 @@ tbg_test_run_main_loop_for (guint ms)
 
 	while (g_get_monotonic_time () < end) {
 		if (!g_main_context_iteration (NULL, FALSE))
-			g_usleep (500);
+			g_usleep (100);
 	}
 }
 
@@ -44,7 +44,7 @@ tbg_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_m
 		if (g_get_monotonic_time () >= end)
 			return FALSE;
 		if (!g_main_context_iteration (NULL, FALSE))
-			g_usleep (500);
+			g_usleep (100);
 	}
 	return TRUE;
 }
@@ -121,6 +121,7 @@ tbg_test_peer_new (guint16 port)
 	p->mosq = mosquitto_new (id, true, p);
 	g_assert_nonnull (p->mosq);
 	mosquitto_int_option (p->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option (p->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set (p->mosq, on_connect);
 	mosquitto_subscribe_callback_set (p->mosq, on_subscribe);
 	mosquitto_message_callback_set (p->mosq, on_message);
@@ -181,7 +182,7 @@ tbg_test_peer_wait (TbgTestPeer *p, const char *topic, guint timeout_ms)
 		if (g_get_monotonic_time () >= end)
 			return NULL;
 		if (!g_main_context_iteration (NULL, FALSE))
-			g_usleep (500);
+			g_usleep (100);
 	}
 }
 
@@ -273,7 +274,7 @@ tbg_test_peer_publish_raw (TbgTestPeer *p, const char *topic, const void *payloa
 		if (g_get_monotonic_time () >= end)
 			g_error ("test peer: no PUBACK for %s", topic);
 		if (!g_main_context_iteration (NULL, FALSE))
-			g_usleep (500);
+			g_usleep (100);
 	}
 }
 
