@@ -1,5 +1,6 @@
 /* mqtt-link.c — see mqtt-link.h. */
 #include "mqtt-link.h"
+#include "echo-filter.h"
 #include "i18n.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@ struct _TbgMqttLink {
 	guint                 teardown_id;
 	guint                 attempt;
 	GHashTable           *pending_subs;  /* mid → NULL */
+	TbgEchoFilter         echoes;
 };
 
 static void schedule_retry (TbgMqttLink *link);
@@ -250,6 +252,11 @@ on_message (struct mosquitto *mosq, void *obj, const struct mosquitto_message *m
 {
 	TbgMqttLink *link = obj;
 
+	if (tbg_echo_filter_is_echo (&link->echoes, msg->topic, msg->payload, (gsize) msg->payloadlen,
+	                             g_get_monotonic_time ())) {
+		g_debug ("Ignoring our own publish on %s echoed by the broker", msg->topic);
+		return;
+	}
 	if (link->cb.message != NULL)
 		link->cb.message (msg->topic, msg->payload, msg->payloadlen, link->user_data);
 }
@@ -457,6 +464,7 @@ tbg_mqtt_link_new (const TbgServerConfig *server, const char * const *subscripti
 	copy_server (&link->server, server);
 	link->subscriptions = g_strdupv ((char **) subscriptions);
 	link->max_inflight = max_inflight;
+	tbg_echo_filter_init (&link->echoes, 10 * G_USEC_PER_SEC);
 	link->cb = *callbacks;
 	link->user_data = user_data;
 	link->description = describe (server);
@@ -509,6 +517,8 @@ tbg_mqtt_link_publish (TbgMqttLink *link, const char *topic, const void *payload
 			teardown_later (link, why);
 		return FALSE;
 	}
+	if (g_strv_contains ((const char * const *) link->subscriptions, topic))
+		tbg_echo_filter_sent (&link->echoes, topic, payload, len, g_get_monotonic_time ());
 	return TRUE;
 }
 

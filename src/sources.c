@@ -3,6 +3,7 @@
 #include "source.h"
 
 extern const TbgSource tbg_source_serial;
+extern const TbgSource tbg_source_dbus;
 #ifdef HAVE_GPIO
 extern const TbgSource tbg_source_gpio;
 #endif
@@ -12,5 +13,7 @@ const TbgSource * const tbg_sources[] = {
 #ifdef HAVE_GPIO
 	&tbg_source_gpio,
 #endif
+	/* last: it exports the devices the others found */
+	&tbg_source_dbus,
 	NULL
 };

@@ -1,0 +1,22 @@
+/* dbus-json.h — D-Bus values ↔ JSON, faithfully: integers stay integers,
+ * doubles stay doubles, nested dictionaries become objects. Pure. */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#define TBG_DBUS_JSON_ERROR (tbg_dbus_json_error_quark ())
+typedef enum {
+	TBG_DBUS_JSON_ERROR_UNSUPPORTED,   /* a type JSON cannot carry (h, o, g, tuples, …) */
+	TBG_DBUS_JSON_ERROR_BAD_VALUE,     /* NaN, infinity, t beyond int64, bad UTF-8 */
+} TbgDbusJsonError;
+GQuark tbg_dbus_json_error_quark (void);
+
+/* Any value of a supported type; @what names it in messages ("key “x”"). */
+json_t   *tbg_variant_to_json (GVariant *value, const char *what, GError **error);
+/* An a{sv} (or any dictionary with string keys) → a JSON object. */
+json_t   *tbg_vardict_to_json (GVariant *dict, GError **error);
+/* A JSON object → a{sv} (floating). Integers → x, reals → d, booleans → b,
+ * strings → s, arrays → av, objects → a{sv}, null → an empty maybe (mv). */
+GVariant *tbg_json_to_vardict (json_t *object);
+GVariant *tbg_json_to_variant (json_t *value);
