@@ -152,8 +152,10 @@ tbg_json_to_variant (json_t *value)
 		json_t *item;
 
 		g_variant_builder_init (&b, G_VARIANT_TYPE ("av"));
-		json_array_foreach (value, i, item)
-			g_variant_builder_add (&b, "v", tbg_json_to_variant (item));
+		json_array_foreach (value, i, item) {
+			if (!json_is_null (item))
+				g_variant_builder_add (&b, "v", tbg_json_to_variant (item));
+		}
 		return g_variant_builder_end (&b);
 	}
 	case JSON_STRING:
@@ -167,7 +169,8 @@ tbg_json_to_variant (json_t *value)
 		return g_variant_new_boolean (json_is_true (value));
 	case JSON_NULL:
 	default:
-		return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+		/* Only for a bare null: containers leave nulls out (see the header). */
+		return g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0);
 	}
 }
 
@@ -179,7 +182,32 @@ tbg_json_to_vardict (json_t *object)
 	json_t *v;
 
 	g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-	json_object_foreach (object, key, v)
-		g_variant_builder_add (&b, "{sv}", key, tbg_json_to_variant (v));
+	json_object_foreach (object, key, v) {
+		if (!json_is_null (v))
+			g_variant_builder_add (&b, "{sv}", key, tbg_json_to_variant (v));
+	}
 	return g_variant_builder_end (&b);
+}
+
+gboolean
+tbg_json_contains_null (json_t *j)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_null (j))
+		return TRUE;
+	if (json_is_object (j)) {
+		json_object_foreach (j, key, v) {
+			if (tbg_json_contains_null (v))
+				return TRUE;
+		}
+	} else if (json_is_array (j)) {
+		json_array_foreach (j, i, v) {
+			if (tbg_json_contains_null (v))
+				return TRUE;
+		}
+	}
+	return FALSE;
 }

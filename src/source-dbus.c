@@ -432,6 +432,9 @@ device_object_free (DeviceObject *o)
 {
 	drop_handler (o, _("dropped: the device was removed"));
 	g_signal_handlers_disconnect_by_data (o->dev, o);
+	/* Property changes wait for an idle; observers must see the last ones
+	 * (Connected=false) before InterfacesRemoved. */
+	g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (o->iface));
 	g_dbus_object_manager_server_unexport (o->src->om,
 		g_dbus_object_get_object_path (G_DBUS_OBJECT (o->object)));
 	g_object_unref (o->iface);

@@ -126,7 +126,8 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-	g_subprocess_send_signal (f->daemon, SIGTERM);
+	if (g_subprocess_get_identifier (f->daemon) != NULL)
+		g_subprocess_send_signal (f->daemon, SIGTERM);
 	g_subprocess_wait (f->daemon, NULL, NULL);
 	g_assert_true (g_subprocess_get_if_exited (f->daemon));
 	g_assert_cmpint (g_subprocess_get_exit_status (f->daemon), ==, 0);
@@ -522,6 +523,267 @@ test_rpc_handler_vanishes (Fixture *f, gconstpointer data)
 	handler_free (h);
 }
 
+/* ---- tbgwctl end to end ------------------------------------------------------------ */
+
+typedef struct {
+	gboolean done;
+	int      status;
+	char    *out;
+	char    *err;
+} CtlRun;
+
+static void
+ctl_done (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	CtlRun *r = data;
+	g_autoptr (GError) error = NULL;
+
+	g_subprocess_communicate_utf8_finish (G_SUBPROCESS (obj), res, &r->out, &r->err, &error);
+	g_assert_no_error (error);
+	g_assert_true (g_subprocess_get_if_exited (G_SUBPROCESS (obj)));
+	r->status = g_subprocess_get_exit_status (G_SUBPROCESS (obj));
+	r->done = TRUE;
+}
+
+static gboolean
+ctl_finished (gpointer data)
+{
+	return ((CtlRun *) data)->done;
+}
+
+static GSubprocess *
+ctl_spawn (const char * const *args, GError **error)
+{
+	g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+	g_ptr_array_add (argv, (gpointer) (g_getenv ("TBGWCTL") ? g_getenv ("TBGWCTL") : "src/tbgwctl"));
+	g_ptr_array_add (argv, (gpointer) "--session");
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add (argv, (gpointer) args[i]);
+	g_ptr_array_add (argv, NULL);
+	return g_subprocess_newv ((const char * const *) argv->pdata,
+	                          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
+}
+
+/* Starts tbgwctl (on the test bus) without waiting for it. */
+static void
+ctl_start (CtlRun *r, const char * const *args)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GSubprocess) p = ctl_spawn (args, &error);
+
+	g_assert_no_error (error);
+	memset (r, 0, sizeof *r);
+	g_subprocess_communicate_utf8_async (p, NULL, NULL, ctl_done, r);
+}
+
+static void
+ctl_wait (CtlRun *r)
+{
+	g_assert_true (tbg_test_wait_until (ctl_finished, r, 3 * WAIT_MS));
+}
+
+static void
+ctl_assert_ok (CtlRun *r)
+{
+	if (r->status != 0)
+		g_error ("tbgwctl exited with %d: %s", r->status, r->err);
+	g_assert_cmpstr (r->err, ==, "");
+}
+
+static void
+ctl_clear (CtlRun *r)
+{
+	g_free (r->out);
+	g_free (r->err);
+}
+
+#define CTL(r, ...) G_STMT_START { \
+	ctl_start ((r), (const char * const[]) { __VA_ARGS__, NULL }); ctl_wait (r); } G_STMT_END
+
+static void
+test_ctl (Fixture *f, gconstpointer data)
+{
+	CtlRun r;
+	json_t *j;
+
+	CTL (&r, "create", "Thermo 1", "--type", "thermometer");
+	ctl_assert_ok (&r);
+	g_assert_cmpstr (r.out, ==, "Created “Thermo 1” at /org/tbgw/Gateway1/Device/0\n");
+	ctl_clear (&r);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect",
+	                           "{\"device\":\"Thermo 1\",\"type\":\"thermometer\"}", WAIT_MS);
+
+	/* values are JSON when they are JSON, strings otherwise */
+	CTL (&r, "telemetry", "Thermo 1", "temperature=21.5", "humidity=40", "on=true", "label=hello",
+	     "serial=\"0042\"", "list=[1,2]", "--ts", "1700000000000");
+	ctl_assert_ok (&r);
+	g_assert_cmpstr (r.out, ==, "");
+	ctl_clear (&r);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/telemetry",
+		"{\"Thermo 1\":[{\"ts\":1700000000000,\"values\":{\"temperature\":21.5,\"humidity\":40,"
+		"\"on\":true,\"label\":\"hello\",\"serial\":\"0042\",\"list\":[1,2]}}]}", WAIT_MS);
+	CTL (&r, "telemetry", "/org/tbgw/Gateway1/Device/0", "--json", "{\"t\":{\"a\":[true,\"x\"]}}",
+	     "--ts", "1700000000001");
+	ctl_assert_ok (&r);
+	ctl_clear (&r);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/telemetry",
+		"{\"Thermo 1\":[{\"ts\":1700000000001,\"values\":{\"t\":{\"a\":[true,\"x\"]}}}]}", WAIT_MS);
+	CTL (&r, "attributes", "Thermo 1", "fw=1.0.3");
+	ctl_assert_ok (&r);
+	ctl_clear (&r);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/attributes",
+	                           "{\"Thermo 1\":{\"fw\":\"1.0.3\"}}", WAIT_MS);
+	CTL (&r, "claim", "Thermo 1", "--secret", "abc", "--duration", "10m");
+	ctl_assert_ok (&r);
+	ctl_clear (&r);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/claim",
+	                           "{\"Thermo 1\":{\"secretKey\":\"abc\",\"durationMs\":600000}}", WAIT_MS);
+
+	/* reading */
+	CTL (&r, "status");
+	ctl_assert_ok (&r);
+	g_assert_nonnull (strstr (r.out, "Version:    " PACKAGE_VERSION "\n"));
+	g_assert_nonnull (strstr (r.out, "Connected:  yes\n"));
+	g_assert_nonnull (strstr (r.out, "Devices:    1\n"));
+	ctl_clear (&r);
+	CTL (&r, "--json", "devices");
+	ctl_assert_ok (&r);
+	j = json_loads (r.out, 0, NULL);
+	g_assert_true (json_is_array (j));
+	g_assert_cmpuint (json_array_size (j), ==, 1);
+	g_assert_cmpstr (json_string_value (json_object_get (json_array_get (j, 0), "name")), ==, "Thermo 1");
+	g_assert_cmpstr (json_string_value (json_object_get (json_array_get (j, 0), "source")), ==, "dbus");
+	g_assert_true (json_is_true (json_object_get (json_array_get (j, 0), "connected")));
+	g_assert_cmpstr (json_string_value (json_object_get (json_object_get (json_array_get (j, 0), "attributes"), "fw")), ==, "1.0.3");
+	json_decref (j);
+	ctl_clear (&r);
+	CTL (&r, "show", "Thermo 1");
+	ctl_assert_ok (&r);
+	g_assert_nonnull (strstr (r.out, "Device:     Thermo 1\n"));
+	g_assert_nonnull (strstr (r.out, "Type:       thermometer\n"));
+	g_assert_nonnull (strstr (r.out, "Attributes: {\"fw\":\"1.0.3\"}\n"));
+	ctl_clear (&r);
+
+	/* request-attributes waits for ThingsBoard's answer */
+	ctl_start (&r, (const char * const[]) { "request-attributes", "Thermo 1", "--shared", "mode", NULL });
+	{
+		g_autoptr (TbgTestMessage) req = tbg_test_peer_expect (f->peer, "v1/gateway/attributes/request", WAIT_MS);
+		json_t *rj = json_loads (req->payload, 0, NULL);
+		g_autofree char *answer = g_strdup_printf (
+			"{\"id\":%" JSON_INTEGER_FORMAT ",\"device\":\"Thermo 1\",\"value\":\"auto\"}",
+			json_integer_value (json_object_get (rj, "id")));
+
+		json_decref (rj);
+		tbg_test_peer_publish (f->peer, "v1/gateway/attributes/response", answer);
+	}
+	ctl_wait (&r);
+	ctl_assert_ok (&r);
+	g_assert_cmpstr (r.out, ==, "client: {}\nshared: {\"mode\":\"auto\"}\n");
+	ctl_clear (&r);
+
+	/* failures: what went wrong, and the exit code says which kind */
+	CTL (&r, "telemetry", "Nope", "a=1");
+	g_assert_cmpint (r.status, ==, 1);
+	g_assert_cmpstr (r.err, ==, "tbgwctl: no device “Nope” (“tbgwctl devices” lists them)\n");
+	ctl_clear (&r);
+	CTL (&r, "telemetry", "Thermo 1");
+	g_assert_cmpint (r.status, ==, 2);
+	g_assert_nonnull (strstr (r.err, "nothing to send"));
+	ctl_clear (&r);
+	CTL (&r, "telemetry", "Thermo 1", "novalue");
+	g_assert_cmpint (r.status, ==, 2);
+	g_assert_nonnull (strstr (r.err, "“novalue” is not KEY=VALUE"));
+	ctl_clear (&r);
+	CTL (&r, "telemetry", "Thermo 1", "a=null");
+	g_assert_cmpint (r.status, ==, 2);
+	g_assert_nonnull (strstr (r.err, "null cannot travel over D-Bus"));
+	ctl_clear (&r);
+	CTL (&r, "claim", "Thermo 1", "--duration", "soon");
+	g_assert_cmpint (r.status, ==, 2);
+	ctl_clear (&r);
+	CTL (&r, "frobnicate");
+	g_assert_cmpint (r.status, ==, 2);
+	g_assert_nonnull (strstr (r.err, "unknown command “frobnicate”"));
+	ctl_clear (&r);
+	CTL (&r, "create", "Thermo 1");
+	g_assert_cmpint (r.status, ==, 1);
+	g_assert_nonnull (strstr (r.err, "tbgwctl: create: "));
+	g_assert_null (strstr (r.err, "GDBus.Error"));
+	ctl_clear (&r);
+	CTL (&r, "disconnect", "Thermo 1");
+	ctl_assert_ok (&r);
+	ctl_clear (&r);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/disconnect", WAIT_MS));
+	CTL (&r, "telemetry", "Thermo 1", "a=1");
+	g_assert_cmpint (r.status, ==, 1);
+	g_assert_cmpstr (r.err, ==, "tbgwctl: telemetry: device “Thermo 1” is not connected\n");
+	ctl_clear (&r);
+	CTL (&r, "remove", "Thermo 1");
+	ctl_assert_ok (&r);
+	ctl_clear (&r);
+	CTL (&r, "devices");
+	g_assert_cmpstr (r.out, ==, "No devices.\n");
+	ctl_clear (&r);
+}
+
+static void
+test_ctl_unreachable (Fixture *f, gconstpointer data)
+{
+	CtlRun r;
+
+	/* tbgwd stops: tbgwctl says so and exits 3 */
+	g_subprocess_send_signal (f->daemon, SIGTERM);
+	g_subprocess_wait (f->daemon, NULL, NULL);
+	CTL (&r, "status");
+	g_assert_cmpint (r.status, ==, 3);
+	g_assert_nonnull (strstr (r.err, "tbgwd is not running on the session bus"));
+	ctl_clear (&r);
+}
+
+static void
+test_ctl_monitor (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GSubprocess) mon = ctl_spawn ((const char * const[]) { "--json", "monitor", NULL }, &error);
+	g_autoptr (GDataInputStream) err = NULL;
+	g_autofree char *banner = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *out = NULL;
+	g_auto (GStrv) lines = NULL;
+
+	g_assert_no_error (error);
+	err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (mon));
+	banner = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_true (g_str_has_prefix (banner, "Monitoring org.tbgw.Gateway1"));
+	path = create (f, "Thermo 1", "");
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Thermo 1\",\"data\":{\"id\":3,\"method\":\"setPoint\",\"params\":{\"t\":55}}}");
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/rpc", WAIT_MS));
+	tbg_test_peer_publish (f->peer, "v1/gateway/attributes",
+		"{\"device\":\"Thermo 1\",\"data\":{\"interval\":10}}");
+	tbg_test_run_main_loop_for (200);
+	call_ok (f, MANAGER, IFACE_M, "RemoveDevice", g_variant_new ("(o)", path));
+	tbg_test_run_main_loop_for (300);
+	g_subprocess_send_signal (mon, SIGTERM);
+	g_subprocess_communicate_utf8 (mon, NULL, NULL, &out, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (g_subprocess_get_exit_status (mon), ==, 0);
+	lines = g_strsplit (g_strchomp (out), "\n", -1);
+	g_assert_cmpuint (g_strv_length (lines), ==, 6);
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[0], "{\"event\":\"added\",\"device\":\"Thermo 1\","
+	                            "\"source\":\"dbus\",\"path\":\"/org/tbgw/Gateway1/Device/0\"}");
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[1], "{\"event\":\"connected\",\"device\":\"Thermo 1\"}");
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[2], "{\"event\":\"rpc\",\"device\":\"Thermo 1\","
+	                            "\"id\":3,\"method\":\"setPoint\",\"params\":{\"t\":55}}");
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[3], "{\"event\":\"shared-attributes\","
+	                            "\"device\":\"Thermo 1\",\"changed\":{\"interval\":10},\"deleted\":[]}");
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[4], "{\"event\":\"disconnected\",\"device\":\"Thermo 1\"}");
+	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[5], "{\"event\":\"removed\",\"device\":\"Thermo 1\"}");
+}
+
 static void
 test_bad_calls (Fixture *f, gconstpointer data)
 {
@@ -567,6 +829,9 @@ main (int argc, char **argv)
 	ADD ("rpc-handler-silent", test_rpc_handler_silent);
 	ADD ("rpc-handler-vanishes", test_rpc_handler_vanishes);
 	ADD ("bad-calls", test_bad_calls);
+	ADD ("tbgwctl", test_ctl);
+	ADD ("tbgwctl-unreachable", test_ctl_unreachable);
+	ADD ("tbgwctl-monitor", test_ctl_monitor);
 #undef ADD
 	return g_test_run ();
 }
