@@ -55,6 +55,9 @@ static const char usage_text[] = N_(
 	"  reconnect                            reconnect the MQTT link now\n"
 	"  monitor                              print RPCs, attribute updates, connects and\n"
 	"                                       disconnects as they happen\n"
+	"  rpc-handler DEVICE [--reply JSON | --exec COMMAND [ARGS]...]\n"
+	"                                       answer the device's RPCs: with JSON, or with\n"
+	"                                       the output of COMMAND ARGS... METHOD PARAMS\n"
 	"\n"
 	"Options:\n"
 	"  --session    use the session bus (tbgwd --session) instead of the system bus\n"
@@ -772,6 +775,167 @@ cmd_monitor (Ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- rpc-handler --------------------------------------------------------------------- */
+
+#define HANDLER_PATH "/org/tbgw/ctl/RpcHandler"
+
+typedef struct {
+	Ctl        *ctl;
+	const char *device;
+	const char *reply;     /* --reply JSON */
+	char      **exec;      /* --exec COMMAND ARGS... */
+} RpcHandler;
+
+typedef struct {
+	RpcHandler            *h;
+	GDBusMethodInvocation *inv;
+	guint32                id;
+	char                  *method;
+} RpcCall;
+
+static void
+rpc_call_answer (RpcCall *c, const char *result, const char *error_text)
+{
+	g_autofree char *human = NULL;
+
+	if (error_text != NULL) {
+		human = g_strdup_printf (_("RPC %u %s answered with error: %s"), c->id, c->method, error_text);
+		g_dbus_method_invocation_return_dbus_error (c->inv, "org.tbgw.Gateway1.Error.Failed", error_text);
+		event (c->h->ctl, c->h->device, "rpc-answered",
+		       json_pack ("{s:i,s:s,s:s}", "id", (int) c->id, "method", c->method, "error", error_text), human);
+	} else {
+		human = g_strdup_printf (_("RPC %u %s answered: %s"), c->id, c->method, result);
+		g_dbus_method_invocation_return_value (c->inv, g_variant_new ("(s)", result));
+		event (c->h->ctl, c->h->device, "rpc-answered",
+		       json_pack ("{s:i,s:s,s:o}", "id", (int) c->id, "method", c->method,
+		                  "result", json_loads (result, JSON_DECODE_ANY, NULL)), human);
+	}
+	g_free (c->method);
+	g_free (c);
+}
+
+static void
+rpc_exec_done (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	RpcCall *c = data;
+	g_autoptr (GError) error = NULL;
+	g_autofree char *out = NULL, *err = NULL;
+	json_t *j;
+
+	if (!g_subprocess_communicate_utf8_finish (G_SUBPROCESS (obj), res, &out, &err, &error)) {
+		rpc_call_answer (c, NULL, error->message);
+		return;
+	}
+	if (!g_subprocess_get_successful (G_SUBPROCESS (obj))) {
+		g_strstrip (err);
+		rpc_call_answer (c, NULL, *err ? err : _("the handler command failed"));
+		return;
+	}
+	g_strstrip (out);
+	/* The command's output is the answer: JSON as it is, other text as a string. */
+	j = json_loads (out, JSON_DECODE_ANY, NULL);
+	if (j == NULL) {
+		char *text;
+
+		j = json_string (out);
+		text = j ? json_dumps (j, JSON_ENCODE_ANY) : NULL;
+		rpc_call_answer (c, text ? text : "{}", j ? NULL : _("the handler's output is not UTF-8"));
+		free (text);
+	} else {
+		rpc_call_answer (c, *out ? out : "{}", NULL);
+	}
+	json_decref (j);
+}
+
+static gboolean
+on_handle_rpc (TbgDbusRpcHandler *iface, GDBusMethodInvocation *inv, guint32 id, const char *method,
+               const char *params, gpointer data)
+{
+	RpcHandler *h = data;
+	RpcCall *c = g_new0 (RpcCall, 1);
+	g_autofree char *human = g_strdup_printf (_("RPC %u %s %s"), id, method, params);
+	json_t *p = json_loads (params, JSON_DECODE_ANY, NULL);
+
+	c->h = h;
+	c->inv = inv;
+	c->id = id;
+	c->method = g_strdup (method);
+	event (h->ctl, h->device, "rpc", json_pack ("{s:i,s:s,s:o}", "id", (int) id, "method", method,
+	                                            "params", p ? p : json_null ()), human);
+	if (h->exec != NULL) {
+		g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+		g_autoptr (GError) error = NULL;
+		g_autoptr (GSubprocess) proc = NULL;
+
+		for (guint i = 0; h->exec[i] != NULL; i++)
+			g_ptr_array_add (argv, h->exec[i]);
+		g_ptr_array_add (argv, (gpointer) method);
+		g_ptr_array_add (argv, (gpointer) params);
+		g_ptr_array_add (argv, NULL);
+		proc = g_subprocess_newv ((const char * const *) argv->pdata,
+		                          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+		if (proc == NULL)
+			rpc_call_answer (c, NULL, error->message);
+		else
+			g_subprocess_communicate_utf8_async (proc, NULL, NULL, rpc_exec_done, c);
+	} else {
+		rpc_call_answer (c, h->reply, NULL);
+	}
+	return TRUE;
+}
+
+static int
+cmd_rpc_handler (Ctl *ctl, int argc, char **argv)
+{
+	g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+	g_autoptr (TbgDbusRpcHandler) iface = tbg_dbus_rpc_handler_skeleton_new ();
+	g_autoptr (TbgDbusDevice) d = NULL;
+	g_autoptr (GError) error = NULL;
+	RpcHandler h = { ctl, NULL, "{}", NULL };
+	json_t *check;
+
+	for (int i = 0; i < argc; i++) {
+		if (g_str_equal (argv[i], "--reply") && i + 1 < argc) {
+			h.reply = argv[++i];
+		} else if (g_str_equal (argv[i], "--exec") && i + 1 < argc) {
+			h.exec = &argv[i + 1];
+			break;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			return usage_error (_("rpc-handler: unknown option or missing value “%s”"), argv[i]);
+		} else if (h.device == NULL) {
+			h.device = argv[i];
+		} else {
+			return usage_error (_("rpc-handler takes one DEVICE"));
+		}
+	}
+	if (h.device == NULL)
+		return usage_error (_("rpc-handler needs a DEVICE"));
+	check = json_loads (h.reply, JSON_DECODE_ANY, NULL);
+	if (check == NULL)
+		return usage_error (_("rpc-handler: --reply wants JSON, e.g. '{\"ok\":true}'"));
+	json_decref (check);
+	d = find_device (ctl, h.device);
+	if (d == NULL)
+		return EXIT_FAILED;
+	h.device = tbg_dbus_device_get_name (d);
+	g_signal_connect (iface, "handle-handle-rpc", G_CALLBACK (on_handle_rpc), &h);
+	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (iface),
+		g_dbus_proxy_get_connection (G_DBUS_PROXY (d)), HANDLER_PATH, &error))
+		return report ("rpc-handler", error);
+	if (!tbg_dbus_device_call_register_rpc_handler_sync (d, HANDLER_PATH, NULL, &error)) {
+		g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (iface));
+		return report ("rpc-handler", error);
+	}
+	g_unix_signal_add (SIGINT, quit_loop, loop);
+	g_unix_signal_add (SIGTERM, quit_loop, loop);
+	g_printerr (_("Answering RPCs of “%s”; Ctrl-C stops.\n"), h.device);
+	g_main_loop_run (loop);
+	/* Leaving the bus would drop the handler too; say it explicitly. */
+	tbg_dbus_device_call_unregister_rpc_handler_sync (d, HANDLER_PATH, NULL, NULL);
+	g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (iface));
+	return EXIT_OK;
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -793,6 +957,7 @@ static const Command commands[] = {
 	{ "claim", cmd_claim },
 	{ "reconnect", cmd_reconnect },
 	{ "monitor", cmd_monitor },
+	{ "rpc-handler", cmd_rpc_handler },
 };
 
 int
@@ -833,6 +998,12 @@ main (int argc, char **argv)
 	if (cmd == NULL)
 		return usage_error (_("unknown command “%s”"), argv[i]);
 	for (int j = i + 1; j < argc; j++) {
+		if (g_str_equal (argv[j], "--exec")) {
+			/* the rest is the command line of the handler */
+			for (; j < argc; j++)
+				g_ptr_array_add (rest, argv[j]);
+			break;
+		}
 		gboolean takes_json = g_str_equal (cmd->name, "telemetry") ||
 		                      g_str_equal (cmd->name, "attributes");
 
@@ -846,9 +1017,10 @@ main (int argc, char **argv)
 		} else
 			g_ptr_array_add (rest, argv[j]);
 	}
+	g_ptr_array_add (rest, NULL);   /* --exec hands its tail on as an argv */
 	rc = connect_bus (&ctl);
 	if (rc == EXIT_OK)
-		rc = cmd->run (&ctl, (int) rest->len, (char **) rest->pdata);
+		rc = cmd->run (&ctl, (int) rest->len - 1, (char **) rest->pdata);
 	g_clear_object (&ctl.manager);
 	g_clear_object (&ctl.om);
 	return rc;

@@ -784,6 +784,68 @@ test_ctl_monitor (Fixture *f, gconstpointer data)
 	tbg_test_assert_json_equal (__FILE__, __LINE__, lines[5], "{\"event\":\"removed\",\"device\":\"Thermo 1\"}");
 }
 
+static GSubprocess *
+ctl_handler_start (const char * const *args)
+{
+	g_autoptr (GError) error = NULL;
+	GSubprocess *p = ctl_spawn (args, &error);
+	g_autoptr (GDataInputStream) err = NULL;
+	g_autofree char *banner = NULL;
+
+	g_assert_no_error (error);
+	err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (p));
+	g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (err), FALSE);
+	banner = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (banner, ==, "Answering RPCs of “Thermo 1”; Ctrl-C stops.");
+	return p;
+}
+
+static void
+ctl_handler_stop (GSubprocess *p)
+{
+	g_autoptr (GError) error = NULL;
+
+	g_subprocess_send_signal (p, SIGTERM);
+	g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+	g_object_unref (p);
+}
+
+static void
+test_ctl_rpc_handler (Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = create (f, "Thermo 1", "");
+	GSubprocess *h;
+
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	/* the command gets METHOD and PARAMS; its output is the answer */
+	h = ctl_handler_start ((const char * const[]) { "rpc-handler", "Thermo 1", "--exec", "sh", "-c",
+		"printf '{\"method\":\"%s\",\"got\":%s}' \"$1\" \"$2\"", "handler", NULL });
+	send_rpc (f, 11);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Thermo 1\",\"id\":11,"
+		"\"data\":{\"method\":\"setPoint\",\"got\":{\"t\":55}}}", WAIT_MS);
+	ctl_handler_stop (h);
+	/* unregistered on exit */
+	send_rpc (f, 12);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Thermo 1\",\"id\":12,"
+		"\"data\":{\"error\":\"no RPC handler registered\"}}", WAIT_MS);
+	/* a failing command: its stderr is the error */
+	h = ctl_handler_start ((const char * const[]) { "rpc-handler", "Thermo 1", "--exec", "sh", "-c",
+		"echo 'valve stuck' >&2; exit 3", NULL });
+	send_rpc (f, 13);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Thermo 1\",\"id\":13,"
+		"\"data\":{\"error\":\"valve stuck\"}}", WAIT_MS);
+	ctl_handler_stop (h);
+	/* a fixed answer */
+	h = ctl_handler_start ((const char * const[]) { "rpc-handler", "Thermo 1", "--reply", "{\"ok\":true}", NULL });
+	send_rpc (f, 14);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Thermo 1\",\"id\":14,"
+		"\"data\":{\"ok\":true}}", WAIT_MS);
+	ctl_handler_stop (h);
+}
+
 static void
 test_bad_calls (Fixture *f, gconstpointer data)
 {
@@ -832,6 +894,7 @@ main (int argc, char **argv)
 	ADD ("tbgwctl", test_ctl);
 	ADD ("tbgwctl-unreachable", test_ctl_unreachable);
 	ADD ("tbgwctl-monitor", test_ctl_monitor);
+	ADD ("tbgwctl-rpc-handler", test_ctl_rpc_handler);
 #undef ADD
 	return g_test_run ();
 }
