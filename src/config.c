@@ -14,7 +14,7 @@ static const char * const server_keys[] = {
 	"ca-file", "cert-file", "key-file", "keepalive", NULL
 };
 static const char * const gateway_keys[] = {
-	"max-payload-bytes", "max-inflight", "rpc-timeout-ms",
+	"max-payload-bytes", "max-inflight", "linger-ms", "rpc-timeout-ms",
 	"attribute-request-timeout-ms", "stats-interval-s",
 	"attribute-request-format", NULL
 };
@@ -34,6 +34,7 @@ set_defaults (TbgConfig *cfg)
 	 * (topic and header included): stay clear of it. */
 	cfg->gateway.max_payload_bytes = 65000;
 	cfg->gateway.max_inflight = 32;
+	cfg->gateway.linger_ms = 5;
 	cfg->gateway.rpc_timeout_ms = 10000;
 	cfg->gateway.attribute_request_timeout_ms = 10000;
 	cfg->gateway.stats_interval_s = 60;
@@ -334,7 +335,7 @@ static gboolean
 load_gateway (TbgConfig *cfg, GError **error)
 {
 	const char *g = "gateway";
-	guint64 payload, inflight, rpc, attr, stats;
+	guint64 payload, inflight, linger, rpc, attr, stats;
 	g_autofree char *format = NULL;
 
 	if (!tbg_config_check_keys (cfg, g, gateway_keys, error) ||
@@ -342,6 +343,7 @@ load_gateway (TbgConfig *cfg, GError **error)
 	                          cfg->gateway.max_payload_bytes, &payload, error) ||
 	    !tbg_config_get_uint (cfg, g, "max-inflight", 1, 65535, cfg->gateway.max_inflight,
 	                          &inflight, error) ||
+	    !tbg_config_get_uint (cfg, g, "linger-ms", 0, 1000, cfg->gateway.linger_ms, &linger, error) ||
 	    !tbg_config_get_uint (cfg, g, "rpc-timeout-ms", 10, 3600000, cfg->gateway.rpc_timeout_ms,
 	                          &rpc, error) ||
 	    !tbg_config_get_uint (cfg, g, "attribute-request-timeout-ms", 10, 3600000,
@@ -351,6 +353,7 @@ load_gateway (TbgConfig *cfg, GError **error)
 		return FALSE;
 	cfg->gateway.max_payload_bytes = payload;
 	cfg->gateway.max_inflight = inflight;
+	cfg->gateway.linger_ms = linger;
 	cfg->gateway.rpc_timeout_ms = rpc;
 	cfg->gateway.attribute_request_timeout_ms = attr;
 	cfg->gateway.stats_interval_s = stats;

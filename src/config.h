@@ -41,6 +41,7 @@ typedef enum {
 typedef struct {
 	gsize    max_payload_bytes;
 	guint    max_inflight;
+	guint    linger_ms;
 	guint    rpc_timeout_ms;
 	guint    attribute_request_timeout_ms;
 	guint    stats_interval_s;

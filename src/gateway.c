@@ -228,7 +228,7 @@ _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
 
 	if (!tbg_outbox_append (gw->outbox, rec, error))
 		return FALSE;
-	tbg_uplink_kick (gw->uplink);
+	tbg_uplink_kick (gw->uplink, kind);
 	return TRUE;
 }
 
@@ -245,7 +245,7 @@ enqueue_own (TbgGateway *gw, TbgRecordKind kind, gint64 id, json_t *data)
 	rec->id = id;
 	if (!tbg_outbox_append (gw->outbox, rec, &error))
 		g_warning ("%s", error->message);
-	tbg_uplink_kick (gw->uplink);
+	tbg_uplink_kick (gw->uplink, kind);
 }
 
 static const char *
@@ -798,6 +798,7 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->outbox = open_outbox (&cfg->storage);
 	gw->uplink = tbg_uplink_new (gw->link, gw->outbox, cfg->gateway.max_payload_bytes,
 	                             cfg->gateway.max_inflight, device_profile, gw);
+	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
 	return g_steal_pointer (&gw);
 }
 
@@ -853,6 +854,7 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 		tbg_uplink_set_limits (gw->uplink, cfg->gateway.max_payload_bytes,
 		                       cfg->gateway.max_inflight);
 	}
+	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
 	restart_stats (gw);
 	g_message (_("Configuration reloaded"));
 	return start_sources (gw, error);

@@ -26,6 +26,8 @@ struct _TbgUplink {
 	GQueue             lane;       /* LaneEntry: session connects, sent first */
 	TbgPacker         *packers[3];
 	guint              pump_id;
+	gboolean           lingering;  /* pump_id is the linger timer */
+	guint              linger_ms;
 
 	guint64            records_sent;
 	guint64            publishes_sent;
@@ -252,6 +254,7 @@ pump_cb (gpointer data)
 	TbgUplink *up = data;
 
 	up->pump_id = 0;
+	up->lingering = FALSE;
 	while (up->up && g_hash_table_size (up->inflight) < up->max_inflight) {
 		if (!pump_one (up))
 			break;
@@ -259,12 +262,46 @@ pump_cb (gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-void
-tbg_uplink_kick (TbgUplink *up)
+static gboolean
+packable (TbgRecordKind kind)
 {
+	return kind == TBG_RECORD_TELEMETRY || kind == TBG_RECORD_ATTRIBUTES || kind == TBG_RECORD_CLAIM;
+}
+
+void
+tbg_uplink_set_linger (TbgUplink *up, guint linger_ms)
+{
+	up->linger_ms = linger_ms;
+}
+
+/* @may_linger: wait up to linger-ms for more to pack, if the link is idle. */
+static void
+schedule_pump (TbgUplink *up, gboolean may_linger)
+{
+	if (!up->up)
+		return;
+	if (up->pump_id != 0 && up->lingering && !may_linger) {
+		g_source_remove (up->pump_id);
+		up->pump_id = 0;
+		up->lingering = FALSE;
+	}
+	if (up->pump_id != 0)
+		return;
+	/* Lingering only pays when nothing is in flight: otherwise the next
+	 * PUBACK pumps anyway, and by then more has queued up. */
+	if (may_linger && up->linger_ms > 0 && g_hash_table_size (up->inflight) == 0) {
+		up->lingering = TRUE;
+		up->pump_id = g_timeout_add (up->linger_ms, pump_cb, up);
+		return;
+	}
 	/* Default priority, not idle: a busy serial port must not starve it. */
-	if (up->pump_id == 0 && up->up)
-		up->pump_id = g_idle_add_full (G_PRIORITY_DEFAULT, pump_cb, up, NULL);
+	up->pump_id = g_idle_add_full (G_PRIORITY_DEFAULT, pump_cb, up, NULL);
+}
+
+void
+tbg_uplink_kick (TbgUplink *up, TbgRecordKind kind)
+{
+	schedule_pump (up, packable (kind));
 }
 
 void
@@ -280,7 +317,7 @@ tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * co
 		e->type = g_strdup (types[i]);
 		g_queue_push_tail (&up->lane, e);
 	}
-	tbg_uplink_kick (up);
+	schedule_pump (up, FALSE);
 }
 
 void
@@ -310,7 +347,8 @@ tbg_uplink_acked (TbgUplink *up, int mid)
 		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
 	up->records_sent += seqs->len;
 	g_hash_table_remove (up->inflight, GINT_TO_POINTER (mid));
-	tbg_uplink_kick (up);
+	/* a backlog drains at full speed */
+	schedule_pump (up, FALSE);
 }
 
 void

@@ -22,8 +22,12 @@ TbgUplink *tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_paylo
                            guint max_inflight, TbgUplinkTypeFunc type_func,
                            gpointer user_data);
 void       tbg_uplink_free (TbgUplink *up);
-/* Records were appended: publish them soon (once per main loop iteration). */
-void       tbg_uplink_kick (TbgUplink *up);
+/* Records of @kind were appended: publish them soon. Telemetry, attributes
+ * and claims wait up to the linger time when the link is idle, so that a
+ * burst goes out packed; anything else (RPC answers, connects) goes at the
+ * next main loop iteration and takes what lingers with it. */
+void       tbg_uplink_kick (TbgUplink *up, TbgRecordKind kind);
+void       tbg_uplink_set_linger (TbgUplink *up, guint linger_ms);
 /* A new MQTT session: connect these devices before anything else. */
 void       tbg_uplink_session_up (TbgUplink *up, const char * const *names,
                                   const char * const *types);

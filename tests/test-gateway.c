@@ -135,6 +135,15 @@ setup_small_payload (Fixture *f, gconstpointer data)
 }
 
 static void
+setup_linger (Fixture *f, gconstpointer data)
+{
+	TbgConfig *cfg = tbg_config_new_default ();
+
+	cfg->gateway.linger_ms = 1000;
+	setup_with (f, cfg);
+}
+
+static void
 setup_combined (Fixture *f, gconstpointer data)
 {
 	TbgConfig *cfg = tbg_config_new_default ();
@@ -244,6 +253,37 @@ test_telemetry_multi_device (Fixture *f, gconstpointer data)
 		"{\"ts\":1483228801000,\"values\":{\"temperature\":43,\"humidity\":82}}],"
 		"\"Device B\":[{\"ts\":1483228800000,\"values\":{\"temperature\":42,\"humidity\":80}}]}",
 		WAIT_MS);
+}
+
+/* Samples queued in different main loop turns, within linger-ms of the
+ * first, still go out in one publish; an RPC answer does not wait. */
+static void
+test_telemetry_linger (Fixture *f, gconstpointer data)
+{
+	TbgDevice *a = add_connected (f, "Device A", "Sensor A");
+	TbgDevice *b = add_connected (f, "Device B", "Sensor B");
+	g_autoptr (TbgTestMessage) m = NULL;
+	gint64 start;
+
+	tbg_test_run_main_loop_for (300);   /* the connects are out */
+	push (a, 1483228800000, "{\"t\":1}");
+	tbg_test_run_main_loop_for (30);
+	push (b, 1483228800000, "{\"t\":2}");
+	tbg_test_run_main_loop_for (30);
+	push (a, 1483228801000, "{\"t\":3}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/telemetry",
+		"{\"Device A\":[{\"ts\":1483228800000,\"values\":{\"t\":1}},"
+		"{\"ts\":1483228801000,\"values\":{\"t\":3}}],"
+		"\"Device B\":[{\"ts\":1483228800000,\"values\":{\"t\":2}}]}", WAIT_MS);
+	tbg_test_peer_assert_quiet (f->peer, "v1/gateway/telemetry", 300);
+	/* a lingering sample goes with an RPC answer, which never waits */
+	push (a, 1483228802000, "{\"t\":4}");
+	start = g_get_monotonic_time ();
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Device A\",\"data\":{\"id\":1,\"method\":\"echo\",\"params\":{}}}");
+	m = tbg_test_peer_expect (f->peer, "v1/gateway/rpc", WAIT_MS);
+	g_assert_cmpint (g_get_monotonic_time () - start, <, 500 * 1000);   /* linger is 1000 */
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS));
 }
 
 static void
@@ -812,6 +852,7 @@ main (int argc, char **argv)
 	ADD ("bad-names", test_duplicate_and_bad_names);
 	ADD ("telemetry/multi-device", test_telemetry_multi_device);
 	ADD ("telemetry/types", test_telemetry_types);
+	g_test_add ("/gateway/telemetry/linger", Fixture, NULL, setup_linger, test_telemetry_linger, teardown);
 	ADD ("telemetry/stamped-distinct", test_telemetry_stamped_distinct);
 	ADD ("telemetry/not-connected", test_not_connected);
 	ADD ("telemetry/empty-rejected", test_empty_values_rejected);
