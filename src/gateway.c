@@ -988,6 +988,12 @@ tbg_gateway_get_server (TbgGateway *gw)
 }
 
 void
+tbg_gateway_sync (TbgGateway *gw)
+{
+	tbg_outbox_sync (gw->outbox);
+}
+
+void
 tbg_gateway_reconnect (TbgGateway *gw)
 {
 	tbg_mqtt_link_reconnect (gw->link);

@@ -57,6 +57,9 @@ gboolean    tbg_gateway_get_link_up (TbgGateway *gw);
 const char *tbg_gateway_get_server (TbgGateway *gw);
 void        tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats);
 void        tbg_gateway_reconnect (TbgGateway *gw);
+/* What devices pushed so far is on disk (with a durable spool) when this
+ * returns: call it before acknowledging data to a client. */
+void        tbg_gateway_sync (TbgGateway *gw);
 
 /* Device registry. Names are unique: they are ThingsBoard's key. */
 TbgDevice  *tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instance,

@@ -54,6 +54,10 @@ typedef struct {
 	void              (*rewind) (TbgOutbox *ob);
 	/* Records not yet acknowledged (unsent + in flight). */
 	guint64           (*length) (TbgOutbox *ob);
+	/* Everything appended so far is durable when this returns (NULL: the
+	 * outbox keeps nothing on disk). For sources that acknowledge to
+	 * their client, such as D-Bus method returns. */
+	void              (*sync) (TbgOutbox *ob);
 	void              (*free) (TbgOutbox *ob);
 } TbgOutboxClass;
 
@@ -62,6 +66,12 @@ struct _TbgOutbox {
 	guint64 dropped;    /* discarded because the outbox was full */
 };
 
+static inline void
+tbg_outbox_sync (TbgOutbox *ob)
+{
+	if (ob->klass->sync != NULL)
+		ob->klass->sync (ob);
+}
 static inline gboolean
 tbg_outbox_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 {

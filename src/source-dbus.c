@@ -196,10 +196,13 @@ push_values (DeviceObject *o, GDBusMethodInvocation *inv, GVariant *values, gint
 	ok = attributes ? tbg_device_push_attributes (dev, j, &error)
 	                : tbg_device_push_telemetry (dev, ts, j, &error);
 	json_decref (j);
-	if (!ok)
+	if (!ok) {
 		return_error (inv, error);
-	else
-		g_dbus_method_invocation_return_value (inv, NULL);
+		return TRUE;
+	}
+	/* The caller may forget its data once we answer: it must be on disk. */
+	tbg_gateway_sync (o->src->gw);
+	g_dbus_method_invocation_return_value (inv, NULL);
 	return TRUE;
 }
 
@@ -235,10 +238,12 @@ handle_claim (TbgDbusDevice *i, GDBusMethodInvocation *inv, const char *secret, 
 
 	if (dev == NULL)
 		return TRUE;
-	if (!tbg_device_claim (dev, *secret ? secret : NULL, duration, &error))
+	if (!tbg_device_claim (dev, *secret ? secret : NULL, duration, &error)) {
 		return_error (inv, error);
-	else
+	} else {
+		tbg_gateway_sync (((DeviceObject *) data)->src->gw);
 		tbg_dbus_device_complete_claim (i, inv);
+	}
 	return TRUE;
 }
 

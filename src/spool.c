@@ -315,7 +315,7 @@ finalize_statements (Spool *sp)
 }
 
 static void
-spool_free (TbgOutbox *ob)
+spool_sync (TbgOutbox *ob)
 {
 	Spool *sp = (Spool *) ob;
 
@@ -323,6 +323,14 @@ spool_free (TbgOutbox *ob)
 		g_source_remove (sp->commit_id);
 	sp->commit_id = 0;
 	commit (sp);
+}
+
+static void
+spool_free (TbgOutbox *ob)
+{
+	Spool *sp = (Spool *) ob;
+
+	spool_sync (ob);
 	if (sp->db != NULL) {
 		finalize_statements (sp);
 		sqlite3_close (sp->db);
@@ -339,6 +347,7 @@ static const TbgOutboxClass spool_class = {
 	.ack = spool_ack,
 	.rewind = spool_rewind,
 	.length = spool_length,
+	.sync = spool_sync,
 	.free = spool_free,
 };
 

@@ -160,6 +160,35 @@ test_sigkill (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
+/* sync makes what was appended durable at once, without a main loop turn:
+ * a child appends, syncs and is killed before its loop could commit. */
+static void
+test_sync_without_main_loop (Fixture *f, gconstpointer data)
+{
+	pid_t pid = fork ();
+	TbgOutbox *ob;
+	int status;
+
+	g_assert_cmpint (pid, >=, 0);
+	if (pid == 0) {
+		TbgOutbox *child = tbg_spool_open (f->dir, 100, 0, NULL);
+
+		flush_commits ();
+		append (child, TBG_RECORD_TELEMETRY, "Dev", "{\"ts\":1,\"values\":{\"n\":1}}");
+		tbg_outbox_sync (child);
+		append (child, TBG_RECORD_TELEMETRY, "Dev", "{\"ts\":2,\"values\":{\"n\":2}}");
+		/* not synced, no main loop turn: this one may be lost, and is */
+		raise (SIGKILL);
+		_exit (1);
+	}
+	g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+	g_assert_true (WIFSIGNALED (status));
+	ob = open_spool (f, 100, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 1);
+	g_assert_cmpstr (tbg_outbox_peek_unsent (ob)->payload, ==, "{\"ts\":1,\"values\":{\"n\":1}}");
+	tbg_outbox_free (ob);
+}
+
 static void
 test_window_refill_and_rewind (Fixture *f, gconstpointer data)
 {
@@ -298,6 +327,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/spool/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("persist-and-ack", test_persist_and_ack);
 	ADD ("sigkill", test_sigkill);
+	ADD ("sync", test_sync_without_main_loop);
 	ADD ("window-refill-and-rewind", test_window_refill_and_rewind);
 	ADD ("limit-drops-oldest", test_limit_drops_oldest);
 	ADD ("ttl", test_ttl);
