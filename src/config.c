@@ -405,6 +405,9 @@ check_groups (TbgConfig *cfg, const char * const *device_prefixes, GError **erro
 		if (g_strv_contains ((const char * const[]) { "server", "gateway", "storage", NULL },
 		                     groups[i]))
 			continue;
+		/* "[ble]": the settings of a source as a whole */
+		if (device_prefixes != NULL && g_strv_contains (device_prefixes, groups[i]))
+			continue;
 		if (colon != NULL) {
 			g_autofree char *prefix = g_strndup (groups[i], colon - groups[i]);
 

@@ -339,7 +339,7 @@ tbg_device_push_attributes (TbgDevice *dev, json_t *attributes, GError **error)
 	clean = without_nulls (attributes, error);
 	if (clean == NULL)
 		return FALSE;
-	payload = json_dumps (clean, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	payload = json_dumps (clean, TBG_JSON_DUMP_FLAGS);
 	if (payload == NULL) {
 		json_decref (clean);
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("attributes cannot be encoded"));

@@ -6,7 +6,7 @@
 
 G_DEFINE_QUARK (tbg-codec-error-quark, tbg_codec_error)
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+#define DUMP_FLAGS (TBG_JSON_DUMP_FLAGS | JSON_ENCODE_ANY)
 
 static int
 append_cb (const char *buffer, size_t size, void *data)

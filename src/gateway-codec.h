@@ -20,6 +20,10 @@ typedef enum {
 } TbgCodecError;
 GQuark tbg_codec_error_quark (void);
 
+/* How every JSON we publish is written: 15 significant digits, so that a
+ * sensor's 21.3 goes out as 21.3 and not as 21.300000000000001. */
+#define TBG_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (15))
+
 #define TBG_TOPIC_CONNECT                  "v1/gateway/connect"
 #define TBG_TOPIC_DISCONNECT               "v1/gateway/disconnect"
 #define TBG_TOPIC_TELEMETRY                "v1/gateway/telemetry"

@@ -236,7 +236,7 @@ static void
 enqueue_own (TbgGateway *gw, TbgRecordKind kind, gint64 id, json_t *data)
 {
 	g_autoptr (GError) error = NULL;
-	char *text = json_dumps (data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps (data, TBG_JSON_DUMP_FLAGS);
 	char *payload = g_strdup (text);
 	TbgRecord *rec;
 
@@ -706,6 +706,11 @@ check_source_groups (const TbgConfig *cfg, const TbgSource * const *sources, GEr
 	for (guint i = 0; sources[i] != NULL; i++) {
 		g_auto (GStrv) names = NULL;
 
+		if (g_key_file_has_group (cfg->keyfile, sources[i]->name) &&
+		    !tbg_config_check_keys (cfg, sources[i]->name,
+		                            sources[i]->global_keys ? sources[i]->global_keys
+		                                                    : (const char * const[]) { NULL }, error))
+			return FALSE;
 		if (sources[i]->config_keys == NULL)
 			continue;
 		names = tbg_config_device_groups (cfg, sources[i]->name);

@@ -1,5 +1,6 @@
 /* line-protocol.c — see line-protocol.h. */
 #include "line-protocol.h"
+#include "gateway-codec.h"   /* TBG_JSON_DUMP_FLAGS */
 
 #include <errno.h>
 #include <math.h>
@@ -339,7 +340,7 @@ tbg_line_message_clear (TbgLineMessage *msg)
 static char *
 dump_line (json_t *obj, gsize *len)
 {
-	char *text = json_dumps (obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps (obj, TBG_JSON_DUMP_FLAGS);
 	char *line;
 
 	json_decref (obj);

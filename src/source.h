@@ -23,6 +23,9 @@ struct _TbgSource {
 	/* Keys allowed in this source's "<name>:<device>" config groups, or
 	 * NULL if it has no such groups. */
 	const char * const *config_keys;
+	/* Keys allowed in its own "[<name>]" group (settings of the source as
+	 * a whole), or NULL if it has none. */
+	const char * const *global_keys;
 
 	/* Starts discovery; returns the source's instance state. A source that
 	 * cannot work on this system (no BlueZ, no GPIO) logs why and returns

@@ -96,7 +96,7 @@ static void
 test_sample_and_claim (void)
 {
 	g_autoptr (GError) error = NULL;
-	json_t *v = j ("{\"temperature\":42,\"humidity\":80.5,\"on\":true,\"s\":\"x\",\"n\":{\"a\":[1]}}");
+	json_t *v = j ("{\"temperature\":42,\"humidity\":80.5,\"on\":true,\"s\":\"x\",\"n\":{\"a\":[1]},\"t\":21.3}");
 	json_t *empty = j ("{}");
 	json_t *arr = j ("[1]");
 	g_autofree char *s = tbg_codec_sample (1483228800000, v, &error);
@@ -105,8 +105,9 @@ test_sample_and_claim (void)
 	g_autofree char *c3 = tbg_codec_claim_entry ("", 1, &error);
 
 	g_assert_no_error (error);
+	/* reals as a person wrote them: 21.3, not 21.300000000000001 */
 	g_assert_cmpstr (s, ==, "{\"ts\":1483228800000,\"values\":{\"temperature\":42,\"humidity\":80.5,"
-	                        "\"on\":true,\"s\":\"x\",\"n\":{\"a\":[1]}}}");
+	                        "\"on\":true,\"s\":\"x\",\"n\":{\"a\":[1]},\"t\":21.3}}");
 	g_assert_cmpstr (c1, ==, "{\"secretKey\":\"value_A\",\"durationMs\":60000}");
 	g_assert_cmpstr (c2, ==, "{}");
 	g_assert_cmpstr (c3, ==, "{\"secretKey\":\"\",\"durationMs\":1}");
