@@ -4,12 +4,14 @@
 
 extern const TbgSource tbg_source_serial;
 extern const TbgSource tbg_source_dbus;
+extern const TbgSource tbg_source_ble;
 #ifdef HAVE_GPIO
 extern const TbgSource tbg_source_gpio;
 #endif
 
 const TbgSource * const tbg_sources[] = {
 	&tbg_source_serial,
+	&tbg_source_ble,
 #ifdef HAVE_GPIO
 	&tbg_source_gpio,
 #endif

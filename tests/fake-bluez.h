@@ -1,0 +1,37 @@
+/* fake-bluez.h — a small bluetoothd stand-in on a test bus: the org.bluez
+ * objects tbgwd uses (tests/fake-bluez.xml), driven by the test. There is
+ * no radio on the machines the tests run on. */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct _FakeBluez FakeBluez;
+
+/* Owns org.bluez on @address with adapter /org/bluez/hci0 (powered). */
+FakeBluez  *fake_bluez_new (const char *address);
+void        fake_bluez_free (FakeBluez *fb);
+/* bluetoothd stops (objects and name go) and comes back with the same devices. */
+void        fake_bluez_stop (FakeBluez *fb);
+void        fake_bluez_restart (FakeBluez *fb);
+
+/* Adds a device; returns its object path (owned by the fake). */
+const char *fake_bluez_add_device (FakeBluez *fb, const char *address, const char *alias,
+                                   gboolean paired_and_trusted);
+/* A characteristic the device shows once connected (flags "read,notify", "write"). */
+void        fake_bluez_add_characteristic (FakeBluez *fb, const char *device_address,
+                                           const char *uuid, const char *flags,
+                                           const guint8 *value, gsize len);
+void        fake_bluez_set_value (FakeBluez *fb, const char *device_address, const char *uuid,
+                                  const guint8 *value, gsize len);
+void        fake_bluez_set_service_data (FakeBluez *fb, const char *device_address,
+                                         const char *uuid, const guint8 *data, gsize len);
+/* The link drops (as when the sensor goes out of range). */
+void        fake_bluez_drop_link (FakeBluez *fb, const char *device_address);
+
+guint       fake_bluez_connects (FakeBluez *fb, const char *device_address);
+guint       fake_bluez_start_notifies (FakeBluez *fb, const char *device_address, const char *uuid);
+/* The last value written to a characteristic (NULL if none). */
+GBytes     *fake_bluez_written (FakeBluez *fb, const char *device_address, const char *uuid);
+gboolean    fake_bluez_discovering (FakeBluez *fb);
+/* Connect fails with org.bluez.Error.Failed this many times before it works. */
+void        fake_bluez_fail_connects (FakeBluez *fb, const char *device_address, guint n);

@@ -1,0 +1,324 @@
+/* BLE end to end: a fake bluetoothd (tests/fake-bluez.c) on a private bus
+ * (GTestDBus) as tbgwd's system bus, the real tbgwd, a real mosquitto and a
+ * peer playing ThingsBoard. */
+#include "build-config.h"
+#include "fake-bluez.h"
+#include "test-broker.h"
+#include "test-peer.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WAIT_MS 8000
+#define THERMO  "A4:C1:38:00:00:01"
+#define VALVE   "A4:C1:38:00:00:03"
+#define BTHOME  "A4:C1:38:00:00:02"
+#define STRANGER "A4:C1:38:00:00:09"
+#define TEMP_UUID   "00002a6e-0000-1000-8000-00805f9b34fb"
+#define VALVE_UUID  "12345678-1234-5678-1234-56789abcdef0"
+#define BTHOME_UUID "0000fcd2-0000-1000-8000-00805f9b34fb"
+
+typedef struct {
+	GTestDBus     *bus;
+	FakeBluez     *bluez;
+	TbgTestBroker *broker;
+	TbgTestPeer   *peer;
+	GSubprocess   *daemon;
+	char          *conf;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autofree char *text = NULL;
+	const guint8 temp[] = { 0x08, 0x09 };   /* 2312 → 23.12 °C */
+	const guint8 zero[] = { 0 };
+
+	alarm (120);
+	f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (f->bus);
+	f->bluez = fake_bluez_new (g_test_dbus_get_bus_address (f->bus));
+	fake_bluez_add_device (f->bluez, THERMO, "Thermo", TRUE);
+	fake_bluez_add_characteristic (f->bluez, THERMO, TEMP_UUID, "read,notify", temp, sizeof temp);
+	fake_bluez_add_device (f->bluez, VALVE, "Valve-123", FALSE);
+	fake_bluez_add_characteristic (f->bluez, VALVE, VALVE_UUID, "read,write", zero, 1);
+	fake_bluez_add_device (f->bluez, STRANGER, "Neighbour's phone", FALSE);
+	fake_bluez_add_device (f->bluez, BTHOME, "ATC_000002", FALSE);
+	f->broker = tbg_test_broker_start ();
+	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
+	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.conf", NULL);
+	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
+	                        "rpc-timeout-ms=3000\n"
+	                        "[ble]\nbthome=true\n"
+	                        "[ble:Garden valve]\naddress=%s\ntype=valve\n"
+	                        "rpc.open=%s u8\nattribute.position=%s u8\n",
+	                        tbg_test_broker_port (f->broker), VALVE, VALVE_UUID, VALVE_UUID);
+	g_file_set_contents (f->conf, text, -1, NULL);
+	/* the test bus is tbgwd's system bus */
+	g_subprocess_launcher_setenv (l, "DBUS_SYSTEM_BUS_ADDRESS", g_test_dbus_get_bus_address (f->bus), TRUE);
+	f->daemon = g_subprocess_launcher_spawn (l, &error, g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
+	                                         "--config", f->conf, NULL);
+	g_assert_no_error (error);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+	g_subprocess_send_signal (f->daemon, SIGTERM);
+	g_subprocess_wait (f->daemon, NULL, NULL);
+	g_assert_true (g_subprocess_get_if_exited (f->daemon));
+	g_assert_cmpint (g_subprocess_get_exit_status (f->daemon), ==, 0);
+	g_object_unref (f->daemon);
+	fake_bluez_free (f->bluez);
+	g_test_dbus_down (f->bus);
+	g_object_unref (f->bus);
+	tbg_test_peer_free (f->peer);
+	tbg_test_broker_free (f->broker);
+	g_unlink (f->conf);
+	g_free (f->conf);
+	alarm (0);
+}
+
+/* Telemetry messages can carry several devices; wait for one of @device. */
+static TbgTestMessage *
+expect_telemetry_of (Fixture *f, const char *device)
+{
+	g_autofree char *needle = g_strdup_printf ("\"%s\":", device);
+
+	for (;;) {
+		TbgTestMessage *m = tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
+
+		if (strstr (m->payload, needle) != NULL)
+			return m;
+		tbg_test_message_free (m);
+	}
+}
+
+static void
+assert_values (TbgTestMessage *m, const char *device, const char *values_json)
+{
+	json_t *j = json_loads (m->payload, 0, NULL);
+	json_t *samples = json_object_get (j, device);
+	json_t *expected = json_loads (values_json, 0, NULL);
+
+	g_assert_true (json_is_array (samples));
+	g_assert_cmpuint (json_array_size (samples), >=, 1);
+	if (!json_equal (json_object_get (json_array_get (samples, 0), "values"), expected))
+		g_error ("telemetry of %s: %s, expected values %s", device, m->payload, values_json);
+	json_decref (expected);
+	json_decref (j);
+}
+
+typedef struct {
+	FakeBluez  *fb;
+	const char *address;
+	guint       n;
+} Count;
+
+static gboolean
+notifies_reach (gpointer data)
+{
+	Count *c = data;
+
+	return fake_bluez_start_notifies (c->fb, c->address, TEMP_UUID) >= c->n;
+}
+
+/* Devices connect in any order: skip the others' messages on @topic. */
+static void
+expect_of (Fixture *f, const char *topic, const char *expected_json)
+{
+	json_t *want = json_loads (expected_json, 0, NULL);
+	const char *device = json_string_value (json_object_get (want, "device"));
+
+	for (;;) {
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, topic, WAIT_MS);
+		json_t *got = json_loads (m->payload, 0, NULL);
+		gboolean mine = g_strcmp0 (json_string_value (json_object_get (got, "device")), device) == 0;
+
+		if (mine && !json_equal (got, want))
+			g_error ("%s: %s, expected %s", topic, m->payload, expected_json);
+		json_decref (got);
+		if (mine)
+			break;
+	}
+	json_decref (want);
+}
+
+static void
+expect_connect (Fixture *f, const char *device_json)
+{
+	expect_of (f, "v1/gateway/connect", device_json);
+}
+
+/* A paired and trusted sensor is connected, its standard characteristic
+ * read and notified; a reconnect re-arms the notification. */
+static void
+test_paired_device (Fixture *f, gconstpointer data)
+{
+	const guint8 t2[] = { 0x2c, 0x01 };     /* 3.00 */
+	const guint8 t3[] = { 0xf4, 0xff };     /* -0.12 */
+	Count c = { f->bluez, THERMO, 1 };
+	TbgTestMessage *m;
+
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	m = expect_telemetry_of (f, "Thermo");
+	assert_values (m, "Thermo", "{\"temperature\":23.12}");
+	tbg_test_message_free (m);
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	fake_bluez_set_value (f->bluez, THERMO, TEMP_UUID, t2, sizeof t2);
+	m = expect_telemetry_of (f, "Thermo");
+	assert_values (m, "Thermo", "{\"temperature\":3.0}");
+	tbg_test_message_free (m);
+	/* out of range and back */
+	fake_bluez_drop_link (f->bluez, THERMO);
+	expect_of (f, "v1/gateway/disconnect", "{\"device\":\"Thermo\"}");
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	c.n = 2;
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	tbg_test_message_free (expect_telemetry_of (f, "Thermo"));   /* the read after connect */
+	fake_bluez_set_value (f->bluez, THERMO, TEMP_UUID, t3, sizeof t3);
+	m = expect_telemetry_of (f, "Thermo");
+	assert_values (m, "Thermo", "{\"temperature\":-0.12}");
+	tbg_test_message_free (m);
+	/* a device that is neither paired nor configured is left alone */
+	g_assert_cmpuint (fake_bluez_connects (f->bluez, STRANGER), ==, 0);
+}
+
+static void
+test_bthome (Fixture *f, gconstpointer data)
+{
+	/* BTHome v2, unencrypted: packet id 9, battery 100 %, temperature 25.06 °C */
+	const guint8 p1[] = { 0x40, 0x00, 0x09, 0x01, 0x64, 0x02, 0xca, 0x09 };
+	const guint8 p2[] = { 0x40, 0x00, 0x0a, 0x02, 0xcb, 0x09 };
+	const guint8 bad[] = { 0x40, 0x02, 0xca };   /* truncated */
+	TbgTestMessage *m;
+
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
+	expect_connect (f, "{\"device\":\"ATC_000002\",\"type\":\"default\"}");
+	m = expect_telemetry_of (f, "ATC_000002");
+	assert_values (m, "ATC_000002", "{\"battery\":100,\"temperature\":25.06}");
+	tbg_test_message_free (m);
+	/* the same packet again (BlueZ repeats advertisements): dropped */
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, bad, sizeof bad);
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p2, sizeof p2);
+	m = expect_telemetry_of (f, "ATC_000002");
+	assert_values (m, "ATC_000002", "{\"temperature\":25.07}");
+	tbg_test_message_free (m);
+	g_assert_cmpuint (fake_bluez_connects (f->bluez, BTHOME), ==, 0);
+}
+
+static gboolean
+valve_connected (gpointer data)
+{
+	return fake_bluez_connects (data, VALVE) > 0;
+}
+
+/* A configured (unpaired) device is connected; RPCs write its characteristic. */
+static void
+test_rpc_write (Fixture *f, gconstpointer data)
+{
+	GBytes *w;
+	json_t *j;
+	g_autoptr (TbgTestMessage) m = NULL;
+
+	expect_connect (f, "{\"device\":\"Garden valve\",\"type\":\"valve\"}");
+	g_assert_true (tbg_test_wait_until (valve_connected, f->bluez, WAIT_MS));
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":1,"
+	                       "\"method\":\"write\",\"params\":{\"uuid\":\"" VALVE_UUID "\",\"value\":\"0a0b\","
+	                       "\"encoding\":\"hex\"}}}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"id\":1,\"data\":{}}",
+	                           WAIT_MS);
+	w = fake_bluez_written (f->bluez, VALVE, VALVE_UUID);
+	g_assert_nonnull (w);
+	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\x0a\x0b", 2);
+	/* a method mapped in the config */
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":2,"
+	                       "\"method\":\"open\",\"params\":{\"value\":7}}}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"id\":2,\"data\":{}}",
+	                           WAIT_MS);
+	w = fake_bluez_written (f->bluez, VALVE, VALVE_UUID);
+	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\x07", 1);
+	/* read it back */
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":3,"
+	                       "\"method\":\"read\",\"params\":{\"uuid\":\"" VALVE_UUID "\",\"encoding\":\"u8\"}}}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc",
+	                           "{\"device\":\"Garden valve\",\"id\":3,\"data\":{\"value\":0}}", WAIT_MS);
+	/* a shared attribute mapped to the characteristic is written */
+	tbg_test_peer_publish (f->peer, "v1/gateway/attributes",
+	                       "{\"device\":\"Garden valve\",\"data\":{\"position\":42}}");
+	tbg_test_run_main_loop_for (500);
+	w = fake_bluez_written (f->bluez, VALVE, VALVE_UUID);
+	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\x2a", 1);
+	/* bad value: an error with the same id */
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":4,"
+	                       "\"method\":\"open\",\"params\":{\"value\":300}}}");
+	m = tbg_test_peer_expect (f->peer, "v1/gateway/rpc", WAIT_MS);
+	j = json_loads (m->payload, 0, NULL);
+	g_assert_cmpint (json_integer_value (json_object_get (j, "id")), ==, 4);
+	g_assert_nonnull (json_string_value (json_object_get (json_object_get (j, "data"), "error")));
+	json_decref (j);
+}
+
+/* An RPC to a device whose link is down is answered at once with an error. */
+static void
+test_rpc_disconnected (Fixture *f, gconstpointer data)
+{
+	g_autoptr (TbgTestMessage) m = NULL;
+	gint64 start;
+	json_t *j;
+
+	expect_connect (f, "{\"device\":\"Garden valve\",\"type\":\"valve\"}");
+	g_assert_true (tbg_test_wait_until (valve_connected, f->bluez, WAIT_MS));
+	fake_bluez_fail_connects (f->bluez, VALVE, 100);
+	fake_bluez_drop_link (f->bluez, VALVE);
+	expect_of (f, "v1/gateway/disconnect", "{\"device\":\"Garden valve\"}");
+	start = g_get_monotonic_time ();
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":5,"
+	                       "\"method\":\"open\",\"params\":{\"value\":1}}}");
+	m = tbg_test_peer_expect (f->peer, "v1/gateway/rpc", WAIT_MS);
+	j = json_loads (m->payload, 0, NULL);
+	g_assert_cmpint (json_integer_value (json_object_get (j, "id")), ==, 5);
+	g_assert_nonnull (json_string_value (json_object_get (json_object_get (j, "data"), "error")));
+	/* not the gateway's 3 s timeout */
+	g_assert_cmpstr (json_string_value (json_object_get (json_object_get (j, "data"), "error")), !=, "timeout");
+	g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+	json_decref (j);
+}
+
+/* bluetoothd restarts: devices go, come back and are connected again. */
+static void
+test_bluetoothd_restart (Fixture *f, gconstpointer data)
+{
+	Count c = { f->bluez, THERMO, 1 };
+
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	fake_bluez_stop (f->bluez);
+	expect_of (f, "v1/gateway/disconnect", "{\"device\":\"Thermo\"}");
+	fake_bluez_restart (f->bluez);
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	c.n = 2;
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	g_assert_true (fake_bluez_discovering (f->bluez));
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+#define ADD(p, fn) g_test_add ("/ble/" p, Fixture, NULL, setup, fn, teardown)
+	ADD ("paired-device", test_paired_device);
+	ADD ("bthome", test_bthome);
+	ADD ("rpc-write", test_rpc_write);
+	ADD ("rpc-disconnected", test_rpc_disconnected);
+	ADD ("bluetoothd-restart", test_bluetoothd_restart);
+#undef ADD
+	return g_test_run ();
+}
