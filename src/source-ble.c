@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "bthome.h"
 #include "gatt-codec.h"
+#include "bluez-monitor.h"
 #include "i18n.h"
 
 #include <gio/gio.h>
@@ -22,6 +23,8 @@
 #define IFACE_ADAPTER   "org.bluez.Adapter1"
 #define IFACE_DEVICE    "org.bluez.Device1"
 #define IFACE_CHAR      "org.bluez.GattCharacteristic1"
+#define IFACE_MONITOR_MANAGER "org.bluez.AdvertisementMonitorManager1"
+#define MONITOR_ROOT    "/org/tbgw/ble_monitor"
 #define BTHOME_UUID     "0000fcd2-0000-1000-8000-00805f9b34fb"
 #define CALL_TIMEOUT_MS 10000
 #define BACKOFF_MAX_S   60
@@ -60,6 +63,7 @@ typedef struct {
 	guint8        last_packet;
 	gboolean      have_packet;
 	gboolean      over_gatt;   /* connected by us, not only advertising */
+	GCancellable *cancellable; /* its calls to BlueZ; cancelled when it goes */
 } BleDevice;
 
 struct _BleSource {
@@ -73,6 +77,7 @@ struct _BleSource {
 	GPtrArray          *configs;        /* DeviceConfig */
 	GHashTable         *devices;        /* object path → BleDevice */
 	char               *scanning_on;    /* adapter path discovery was started on */
+	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
 	gboolean            bluez_up;
 };
 
@@ -231,6 +236,16 @@ string_prop (GDBusProxy *p, const char *name)
 	                                                                    : NULL;
 }
 
+/* A characteristic's Flags ("read", "notify", …); NULL if it has none. */
+static const char **
+flags_of (GDBusProxy *ch)
+{
+	g_autoptr (GVariant) v = g_dbus_proxy_get_cached_property (ch, "Flags");
+
+	return v != NULL && g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY) ? g_variant_get_strv (v, NULL)
+	                                                                          : NULL;
+}
+
 /* The characteristics of a device: proxies below its path. */
 static GList *
 device_characteristics (BleSource *src, const char *dev_path)
@@ -345,24 +360,27 @@ wanted (BleSource *src, GDBusProxy *dev)
 	       (bool_prop (dev, "Paired") && bool_prop (dev, "Trusted"));
 }
 
+typedef struct {
+	BleDevice *bd;     /* valid unless the call was cancelled */
+	char      *uuid;
+} ReadCall;
+
 static void
 read_done (GObject *obj, GAsyncResult *res, gpointer data)
 {
-	g_autofree char *uuid = data;
+	ReadCall *rc = data;
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
-	BleDevice *bd = g_object_get_data (obj, "tbgw-ble-device");
 
-	if (r == NULL || bd == NULL) {
-		if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			g_debug ("ReadValue %s: %s", uuid, error->message);
-		return;
-	}
-	{
+	if (r != NULL) {
 		g_autoptr (GVariant) value = g_variant_get_child_value (r, 0);
 
-		push_value (bd, uuid, value);
+		push_value (rc->bd, rc->uuid, value);
+	} else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_debug ("ReadValue %s: %s", rc->uuid, error->message);
 	}
+	g_free (rc->uuid);
+	g_free (rc);
 }
 
 static void
@@ -373,17 +391,18 @@ read_all (BleDevice *bd, gboolean only_unnotified)
 	for (GList *l = chars; l != NULL; l = l->next) {
 		GDBusProxy *c = l->data;
 		g_autofree char *uuid = string_prop (c, "UUID");
-		g_autoptr (GVariant) flags = g_dbus_proxy_get_cached_property (c, "Flags");
-		g_autofree const char **f = flags ? g_variant_get_strv (flags, NULL) : NULL;
+		g_autofree const char **f = flags_of (c);
+		ReadCall *rc;
 
 		if (uuid == NULL || !knows_uuid (bd, uuid) || f == NULL || !g_strv_contains (f, "read"))
 			continue;
 		if (only_unnotified && bool_prop (c, "Notifying"))
 			continue;
-		g_object_set_data (G_OBJECT (c), "tbgw-ble-device", bd);
+		rc = g_new0 (ReadCall, 1);
+		rc->bd = bd;
+		rc->uuid = g_strdup (uuid);
 		g_dbus_proxy_call (c, "ReadValue", g_variant_new_parsed ("(@a{sv} {},)"),
-		                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, bd->src->cancellable, read_done,
-		                   g_strdup (uuid));
+		                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, bd->cancellable, read_done, rc);
 	}
 	g_list_free_full (chars, g_object_unref);
 }
@@ -416,14 +435,13 @@ arm_notifications (BleDevice *bd)
 	for (GList *l = chars; l != NULL; l = l->next) {
 		GDBusProxy *c = l->data;
 		g_autofree char *uuid = string_prop (c, "UUID");
-		g_autoptr (GVariant) flags = g_dbus_proxy_get_cached_property (c, "Flags");
-		g_autofree const char **f = flags ? g_variant_get_strv (flags, NULL) : NULL;
+		g_autofree const char **f = flags_of (c);
 
 		if (uuid == NULL || f == NULL || !knows_uuid (bd, uuid))
 			continue;
 		if (g_strv_contains (f, "notify") || g_strv_contains (f, "indicate"))
 			g_dbus_proxy_call (c, "StartNotify", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-			                   bd->src->cancellable, notify_started, g_strdup (uuid));
+			                   bd->cancellable, notify_started, g_strdup (uuid));
 	}
 	g_list_free_full (chars, g_object_unref);
 	read_all (bd, FALSE);
@@ -510,7 +528,7 @@ connect_cb (gpointer data)
 	if (dev == NULL || bool_prop (dev, "Connected") || bd->connecting)
 		return G_SOURCE_REMOVE;
 	bd->connecting = TRUE;
-	g_dbus_proxy_call (dev, "Connect", NULL, G_DBUS_CALL_FLAGS_NONE, 60000, bd->src->cancellable,
+	g_dbus_proxy_call (dev, "Connect", NULL, G_DBUS_CALL_FLAGS_NONE, 60000, bd->cancellable,
 	                   connect_done, bd);
 	return G_SOURCE_REMOVE;
 }
@@ -587,6 +605,9 @@ handle_rssi (BleDevice *bd, GDBusProxy *dev)
 static void
 ble_device_free (BleDevice *bd)
 {
+	/* pending callbacks see the cancellation and leave bd alone */
+	g_cancellable_cancel (bd->cancellable);
+	g_object_unref (bd->cancellable);
 	g_clear_handle_id (&bd->retry_id, g_source_remove);
 	g_clear_handle_id (&bd->read_id, g_source_remove);
 	/* the gateway owns it */
@@ -608,6 +629,7 @@ device_added (BleSource *src, GDBusProxy *dev)
 	bd = g_new0 (BleDevice, 1);
 	bd->src = src;
 	bd->path = g_strdup (path);
+	bd->cancellable = g_cancellable_new ();
 	bd->conf = config_for_address (src, address);
 	g_hash_table_insert (src->devices, bd->path, bd);
 	if (wanted (src, dev)) {
@@ -620,37 +642,170 @@ device_added (BleSource *src, GDBusProxy *dev)
 }
 
 static void
-start_discovery (BleSource *src, GDBusProxy *adapter)
+discovery_started (GObject *obj, GAsyncResult *res, gpointer data)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GVariant) r = NULL;
+	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
+	const char *path = g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj));
+	BleSource *src;
 
-	if (g_str_equal (src->scan, "off") || src->scanning_on != NULL || !bool_prop (adapter, "Powered"))
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	if (g_str_equal (src->scan, "passive")) {
-		/* BlueZ scans passively only for registered advertisement monitors. */
-		g_message (_("Passive scanning needs BlueZ's advertisement monitor API, which tbgwd "
-		             "does not use yet; not scanning (known devices still connect)"));
-		return;
-	}
-	r = g_dbus_proxy_call_sync (adapter, "SetDiscoveryFilter",
-		g_variant_new_parsed ("({'Transport': <'le'>, 'DuplicateData': <%b>},)", src->bthome),
-		G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, &error);
-	if (r == NULL) {
-		g_message (_("SetDiscoveryFilter on %s: %s"), g_dbus_proxy_get_object_path (adapter),
-		           error->message);
-		g_clear_error (&error);
-	}
-	g_clear_pointer (&r, g_variant_unref);
-	r = g_dbus_proxy_call_sync (adapter, "StartDiscovery", NULL, G_DBUS_CALL_FLAGS_NONE,
-	                            CALL_TIMEOUT_MS, NULL, &error);
+	src = data;
 	if (r == NULL) {
 		g_dbus_error_strip_remote_error (error);
-		g_warning (_("Cannot scan on %s: %s"), g_dbus_proxy_get_object_path (adapter), error->message);
+		g_warning (_("Cannot scan on %s: %s"), path, error->message);
+		if (g_strcmp0 (src->scanning_on, path) == 0)
+			g_clear_pointer (&src->scanning_on, g_free);
 		return;
 	}
-	src->scanning_on = g_strdup (g_dbus_proxy_get_object_path (adapter));
-	g_message (_("Scanning for BLE devices on %s"), src->scanning_on);
+	g_message (_("Scanning for BLE devices on %s"), path);
+}
+
+static void
+filter_set (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
+	BleSource *src;
+
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	src = data;
+	/* BlueZ scans without the filter then: more radio work, same results */
+	if (r == NULL)
+		g_message (_("SetDiscoveryFilter on %s: %s"), g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)),
+		           error->message);
+	g_dbus_proxy_call (G_DBUS_PROXY (obj), "StartDiscovery", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+	                   src->cancellable, discovery_started, src);
+}
+
+static void
+start_active_discovery (BleSource *src, GDBusProxy *adapter)
+{
+	/* DuplicateData: BTHome sensors repeat their advertisement with new values */
+	g_dbus_proxy_call (adapter, "SetDiscoveryFilter",
+	                   g_variant_new_parsed ("({'Transport': <'le'>, 'DuplicateData': <%b>},)", src->bthome),
+	                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, src->cancellable, filter_set, src);
+}
+
+/* ---- passive scanning: an advertisement monitor ------------------------------------ */
+
+static gboolean
+monitor_handle_simple (TbgBluezAdvertisementMonitor1 *mon, GDBusMethodInvocation *inv, gpointer data)
+{
+	const char *method = g_dbus_method_invocation_get_method_name (inv);
+
+	if (g_str_equal (method, "Activate"))
+		g_message (_("BlueZ watches passively for BTHome advertisements"));
+	else
+		g_message (_("BlueZ released the advertisement monitor; BTHome sensors are not heard "
+		             "until it is registered again"));
+	g_dbus_method_invocation_return_value (inv, NULL);
+	return TRUE;
+}
+
+static gboolean
+monitor_handle_device (TbgBluezAdvertisementMonitor1 *mon, GDBusMethodInvocation *inv, const char *device,
+                       gpointer data)
+{
+	/* the values themselves arrive as the device's ServiceData */
+	g_debug ("advertisement monitor: %s %s", g_dbus_method_invocation_get_method_name (inv), device);
+	g_dbus_method_invocation_return_value (inv, NULL);
+	return TRUE;
+}
+
+static void
+export_monitor (BleSource *src)
+{
+	g_autoptr (TbgBluezObjectSkeleton) obj = NULL;
+	g_autoptr (TbgBluezAdvertisementMonitor1) mon = NULL;
+	GDBusConnection *conn = g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (src->om));
+
+	if (src->monitors != NULL)
+		return;
+	obj = tbg_bluez_object_skeleton_new (MONITOR_ROOT "/bthome");
+	mon = tbg_bluez_advertisement_monitor1_skeleton_new ();
+	tbg_bluez_advertisement_monitor1_set_type_ (mon, "or_patterns");
+	/* AD type 0x16 (service data, 16-bit UUID) starting with the BTHome UUID, little endian */
+	tbg_bluez_advertisement_monitor1_set_patterns (mon,
+		g_variant_new_parsed ("[(byte 0x00, byte 0x16, [byte 0xd2, 0xfc])]"));
+	g_signal_connect (mon, "handle-activate", G_CALLBACK (monitor_handle_simple), src);
+	g_signal_connect (mon, "handle-release", G_CALLBACK (monitor_handle_simple), src);
+	g_signal_connect (mon, "handle-device-found", G_CALLBACK (monitor_handle_device), src);
+	g_signal_connect (mon, "handle-device-lost", G_CALLBACK (monitor_handle_device), src);
+	tbg_bluez_object_skeleton_set_advertisement_monitor1 (obj, mon);
+	src->monitors = g_dbus_object_manager_server_new (MONITOR_ROOT);
+	g_dbus_object_manager_server_export (src->monitors, G_DBUS_OBJECT_SKELETON (obj));
+	g_dbus_object_manager_server_set_connection (src->monitors, conn);
+}
+
+static void
+monitor_registered (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
+	BleSource *src;
+	g_autoptr (GDBusProxy) adapter = NULL;
+
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	src = data;
+	if (r != NULL)
+		return;   /* Activate() follows */
+	g_dbus_error_strip_remote_error (error);
+	g_warning (_("BlueZ refused the advertisement monitor on %s (%s); scanning actively instead"),
+	           g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)), error->message);
+	adapter = proxy_at (src, g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)), IFACE_ADAPTER);
+	if (adapter != NULL)
+		start_active_discovery (src, adapter);
+}
+
+/* BlueZ scans passively only for advertisement monitors (an experimental
+ * API: bluetoothd --experimental); without it, an active scan. */
+static gboolean
+start_passive_scan (BleSource *src, GDBusProxy *adapter)
+{
+	const char *path = g_dbus_proxy_get_object_path (adapter);
+	g_autoptr (GDBusProxy) manager = proxy_at (src, path, IFACE_MONITOR_MANAGER);
+	g_autoptr (GVariant) types = manager ? g_dbus_proxy_get_cached_property (manager, "SupportedMonitorTypes") : NULL;
+	g_autofree const char **t = types && g_variant_is_of_type (types, G_VARIANT_TYPE_STRING_ARRAY)
+	                            ? g_variant_get_strv (types, NULL) : NULL;
+
+	if (manager == NULL || (t != NULL && !g_strv_contains (t, "or_patterns"))) {
+		g_message (_("BlueZ offers no advertisement monitors on %s (bluetoothd needs --experimental); "
+		             "scanning actively instead of passively"), path);
+		return FALSE;
+	}
+	export_monitor (src);
+	g_dbus_proxy_call (manager, "RegisterMonitor", g_variant_new ("(o)", MONITOR_ROOT),
+	                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, src->cancellable, monitor_registered, src);
+	g_message (_("Asking BlueZ on %s to scan passively for BTHome advertisements"), path);
+	return TRUE;
+}
+
+static void
+start_discovery (BleSource *src, GDBusProxy *adapter)
+{
+	const char *path = g_dbus_proxy_get_object_path (adapter);
+
+	if (!bool_prop (adapter, "Powered")) {
+		/* discovery and monitors end with the power; start again when it is back */
+		if (g_strcmp0 (src->scanning_on, path) == 0)
+			g_clear_pointer (&src->scanning_on, g_free);
+		return;
+	}
+	if (g_str_equal (src->scan, "off") || src->scanning_on != NULL)
+		return;
+	if (g_str_equal (src->scan, "passive") && !src->bthome) {
+		/* known devices connect without a scan; nothing else is wanted */
+		g_message (_("[ble] scan=passive without bthome=true: nothing to scan for"));
+		return;
+	}
+	src->scanning_on = g_strdup (path);
+	if (g_str_equal (src->scan, "passive") && start_passive_scan (src, adapter))
+		return;
+	start_active_discovery (src, adapter);
 }
 
 static gboolean
@@ -756,7 +911,8 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 			if (g_str_has_prefix (path, bd->path) && path[strlen (bd->path)] == '/')
 				push_value (bd, uuid, value);
 		}
-	} else if (g_str_equal (name, IFACE_ADAPTER) && adapter_chosen (src, p)) {
+	} else if (g_str_equal (name, IFACE_ADAPTER) &&
+	           (adapter_chosen (src, p) || g_strcmp0 (path, src->scanning_on) == 0)) {
 		start_discovery (src, p);
 	}
 }
@@ -837,6 +993,18 @@ char_call_done (GObject *obj, GAsyncResult *res, gpointer data)
 	char_call_free (c);
 }
 
+/* A characteristic that only takes writes without response needs a
+ * "command"; BlueZ would otherwise send a write request it refuses. */
+static const char *
+write_type_of (GDBusProxy *ch)
+{
+	g_autofree const char **f = flags_of (ch);
+
+	if (f != NULL && !g_strv_contains (f, "write") && g_strv_contains (f, "write-without-response"))
+		return "command";
+	return "request";
+}
+
 static gboolean
 start_char_call (BleDevice *bd, const char *uuid, TbgGattFormat format, double scale, double offset,
                  json_t *value, TbgRpc *rpc, GError **error)
@@ -844,6 +1012,7 @@ start_char_call (BleDevice *bd, const char *uuid, TbgGattFormat format, double s
 	g_autoptr (GDBusProxy) ch = NULL;
 	g_autoptr (GDBusProxy) dev = proxy_at (bd->src, bd->path, IFACE_DEVICE);
 	g_autoptr (GBytes) bytes = NULL;
+	const char *write_type;
 	CharCall *c;
 
 	/* fail at once rather than wait for BlueZ to time out */
@@ -861,6 +1030,7 @@ start_char_call (BleDevice *bd, const char *uuid, TbgGattFormat format, double s
 		if (bytes == NULL)
 			return FALSE;
 	}
+	write_type = write_type_of (ch);
 	c = g_new0 (CharCall, 1);
 	c->rpc = rpc ? tbg_rpc_ref (rpc) : NULL;
 	c->read = value == NULL;
@@ -877,7 +1047,7 @@ start_char_call (BleDevice *bd, const char *uuid, TbgGattFormat format, double s
 		                   g_variant_new ("(@ay@a{sv})",
 		                                  g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE,
 		                                  	g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 1),
-		                                  g_variant_new_parsed ("{'type': <'request'>}")),
+		                                  g_variant_new_parsed ("{'type': <%s>}", write_type)),
 		                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, bd->src->cancellable,
 		                   char_call_done, c);
 	return TRUE;
@@ -1002,6 +1172,9 @@ ble_stop (gpointer instance)
 		g_signal_handlers_disconnect_by_data (src->om, src);
 	g_clear_pointer (&src->devices, g_hash_table_unref);
 	g_clear_object (&src->om);
+	if (src->monitors != NULL)
+		g_dbus_object_manager_server_set_connection (src->monitors, NULL);
+	g_clear_object (&src->monitors);
 	g_clear_object (&src->cancellable);
 	g_ptr_array_unref (src->configs);
 	g_free (src->adapter_pref);
@@ -1052,7 +1225,9 @@ ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
 		G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, BLUEZ, "/", NULL, NULL, NULL, NULL,
 		&local);
 	if (src->om == NULL) {
-		g_warning (_("No D-Bus system bus (%s); BLE devices are unavailable"), local->message);
+		g_warning (cfg->session_bus ? _("No D-Bus session bus (%s); BLE devices are unavailable")
+		                            : _("No D-Bus system bus (%s); BLE devices are unavailable"),
+		           local->message);
 		return src;
 	}
 	g_signal_connect (src->om, "object-added", G_CALLBACK (on_object_added), src);

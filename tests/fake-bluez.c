@@ -14,6 +14,7 @@ typedef struct {
 	FbzGattCharacteristic1  *iface;
 	guint                    notifies;
 	GBytes                  *written;
+	char                    *write_type;
 } FakeChar;
 
 typedef struct {
@@ -33,7 +34,12 @@ struct _FakeBluez {
 	GDBusObjectManagerServer *om;
 	FbzObjectSkeleton        *adapter_obj;
 	FbzAdapter1              *adapter;
+	FbzAdvertisementMonitorManager1 *monitor_manager;
+	char                     *monitors;          /* see fake_bluez_monitors() */
+	char                     *monitor_owner;     /* the client that registered them */
+	GPtrArray                *monitor_paths;     /* char* */
 	GPtrArray                *devices;   /* FakeDevice */
+	guint                     discovery_starts;
 	guint                     owner_id;
 	gboolean                  owned;
 };
@@ -49,6 +55,7 @@ fake_char_free (FakeChar *c)
 	g_clear_object (&c->obj);
 	g_clear_object (&c->iface);
 	g_clear_pointer (&c->written, g_bytes_unref);
+	g_free (c->write_type);
 	g_free (c);
 }
 
@@ -127,13 +134,19 @@ handle_write (FbzGattCharacteristic1 *i, GDBusMethodInvocation *inv, GVariant *v
 	FakeChar *c = data;
 	gsize len;
 	gconstpointer bytes = g_variant_get_fixed_array (value, &len, 1);
+	const char *type = "request";
 
-	if (!g_strv_contains ((const char * const *) c->flags, "write")) {
+	/* as bluetoothd: a request needs "write", a command "write-without-response" */
+	g_variant_lookup (options, "type", "&s", &type);
+	if (!g_strv_contains ((const char * const *) c->flags,
+	                      g_str_equal (type, "command") ? "write-without-response" : "write")) {
 		g_dbus_method_invocation_return_dbus_error (inv, "org.bluez.Error.NotPermitted", "Write not permitted");
 		return TRUE;
 	}
 	g_clear_pointer (&c->written, g_bytes_unref);
 	c->written = g_bytes_new (bytes, len);
+	g_free (c->write_type);
+	c->write_type = g_strdup (type);
 	fbz_gatt_characteristic1_complete_write_value (i, inv);
 	return TRUE;
 }
@@ -205,9 +218,96 @@ handle_filter (FbzAdapter1 *i, GDBusMethodInvocation *inv, GVariant *filter, gpo
 static gboolean
 handle_start_discovery (FbzAdapter1 *i, GDBusMethodInvocation *inv, gpointer data)
 {
+	FakeBluez *fb = data;
+
+	if (!fbz_adapter1_get_powered (i)) {
+		g_dbus_method_invocation_return_dbus_error (inv, "org.bluez.Error.NotReady", "Resource Not Ready");
+		return TRUE;
+	}
+	fb->discovery_starts++;
 	fbz_adapter1_set_discovering (i, TRUE);
 	fbz_adapter1_complete_start_discovery (i, inv);
 	return TRUE;
+}
+
+/* ---- advertisement monitors ------------------------------------------------------ */
+
+static void
+call_monitor (FakeBluez *fb, const char *path, const char *method, GVariant *args)
+{
+	g_dbus_connection_call (fb->conn, fb->monitor_owner, path, "org.bluez.AdvertisementMonitor1", method,
+	                        args, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
+static gboolean
+handle_register_monitor (FbzAdvertisementMonitorManager1 *i, GDBusMethodInvocation *inv,
+                         const char *root, gpointer data)
+{
+	FakeBluez *fb = data;
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GVariant) r = NULL;
+	g_autoptr (GVariant) objects = NULL;
+	g_autoptr (GString) desc = g_string_new (NULL);
+	GVariantIter it;
+	const char *path;
+	GVariant *ifaces;
+
+	/* bluetoothd reads the monitors from the client's ObjectManager */
+	g_free (fb->monitor_owner);
+	fb->monitor_owner = g_strdup (g_dbus_method_invocation_get_sender (inv));
+	r = g_dbus_connection_call_sync (fb->conn, fb->monitor_owner, root, "org.freedesktop.DBus.ObjectManager",
+	                                 "GetManagedObjects", NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"),
+	                                 G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+	if (r == NULL) {
+		g_dbus_method_invocation_return_dbus_error (inv, "org.bluez.Error.Failed", error->message);
+		return TRUE;
+	}
+	objects = g_variant_get_child_value (r, 0);
+	g_ptr_array_set_size (fb->monitor_paths, 0);
+	g_variant_iter_init (&it, objects);
+	while (g_variant_iter_loop (&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
+		g_autoptr (GVariant) props = g_variant_lookup_value (ifaces, "org.bluez.AdvertisementMonitor1", NULL);
+		g_autoptr (GVariant) patterns = NULL;
+		const char *type = "?";
+		GVariantIter pit;
+		guint8 pos, ad;
+		GVariant *content;
+
+		if (props == NULL)
+			continue;
+		g_variant_lookup (props, "Type", "&s", &type);
+		patterns = g_variant_lookup_value (props, "Patterns", G_VARIANT_TYPE ("a(yyay)"));
+		g_string_append_printf (desc, "%s%s", desc->len ? "\n" : "", type);
+		g_variant_iter_init (&pit, patterns ? patterns : g_variant_new ("a(yyay)", NULL));
+		for (guint n = 0; g_variant_iter_loop (&pit, "(yy@ay)", &pos, &ad, &content); n++) {
+			gsize len;
+			const guint8 *b = g_variant_get_fixed_array (content, &len, 1);
+
+			g_string_append_printf (desc, "%c%u,0x%02x,", n ? ';' : ' ', pos, ad);
+			for (gsize k = 0; k < len; k++)
+				g_string_append_printf (desc, "%02x", b[k]);
+		}
+		g_ptr_array_add (fb->monitor_paths, g_strdup (path));
+	}
+	g_free (fb->monitors);
+	fb->monitors = desc->len ? g_strdup (desc->str) : NULL;
+	fbz_advertisement_monitor_manager1_complete_register_monitor (i, inv);
+	for (guint k = 0; k < fb->monitor_paths->len; k++)
+		call_monitor (fb, g_ptr_array_index (fb->monitor_paths, k), "Activate", NULL);
+	return TRUE;
+}
+
+void
+fake_bluez_remove_monitor_manager (FakeBluez *fb)
+{
+	g_dbus_object_skeleton_remove_interface (G_DBUS_OBJECT_SKELETON (fb->adapter_obj),
+	                                         G_DBUS_INTERFACE_SKELETON (fb->monitor_manager));
+}
+
+const char *
+fake_bluez_monitors (FakeBluez *fb)
+{
+	return fb->monitors;
 }
 
 const char *
@@ -280,6 +380,12 @@ fake_bluez_set_service_data (FakeBluez *fb, const char *address, const char *uui
 	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
 	g_variant_builder_add (&b, "{sv}", uuid, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1));
 	fbz_device1_set_service_data (d->iface, g_variant_builder_end (&b));
+	/* the monitors hear BTHome (service data 0xFCD2) advertisements */
+	if (fb->monitors != NULL && g_str_equal (uuid, "0000fcd2-0000-1000-8000-00805f9b34fb")) {
+		for (guint k = 0; k < fb->monitor_paths->len; k++)
+			call_monitor (fb, g_ptr_array_index (fb->monitor_paths, k), "DeviceFound",
+			              g_variant_new ("(o)", d->path));
+	}
 }
 
 void
@@ -316,10 +422,30 @@ fake_bluez_written (FakeBluez *fb, const char *address, const char *uuid)
 	return find_char (find_device (fb, address), uuid)->written;
 }
 
+const char *
+fake_bluez_write_type (FakeBluez *fb, const char *address, const char *uuid)
+{
+	return find_char (find_device (fb, address), uuid)->write_type;
+}
+
 gboolean
 fake_bluez_discovering (FakeBluez *fb)
 {
 	return fbz_adapter1_get_discovering (fb->adapter);
+}
+
+guint
+fake_bluez_discovery_starts (FakeBluez *fb)
+{
+	return fb->discovery_starts;
+}
+
+void
+fake_bluez_set_powered (FakeBluez *fb, gboolean powered)
+{
+	if (!powered)
+		fbz_adapter1_set_discovering (fb->adapter, FALSE);
+	fbz_adapter1_set_powered (fb->adapter, powered);
 }
 
 /* ---- the daemon ------------------------------------------------------------------ */
@@ -351,6 +477,8 @@ fake_bluez_stop (FakeBluez *fb)
 	}
 	g_dbus_object_manager_server_unexport (fb->om, ADAPTER_PATH);
 	fbz_adapter1_set_discovering (fb->adapter, FALSE);
+	g_clear_pointer (&fb->monitors, g_free);
+	g_ptr_array_set_size (fb->monitor_paths, 0);
 	g_bus_unown_name (fb->owner_id);
 	fb->owner_id = 0;
 	fb->owned = FALSE;
@@ -376,6 +504,12 @@ fake_bluez_new (const char *address)
 	g_signal_connect (fb->adapter, "handle-set-discovery-filter", G_CALLBACK (handle_filter), fb);
 	g_signal_connect (fb->adapter, "handle-start-discovery", G_CALLBACK (handle_start_discovery), fb);
 	fbz_object_skeleton_set_adapter1 (fb->adapter_obj, fb->adapter);
+	fb->monitor_paths = g_ptr_array_new_with_free_func (g_free);
+	fb->monitor_manager = fbz_advertisement_monitor_manager1_skeleton_new ();
+	fbz_advertisement_monitor_manager1_set_supported_monitor_types (fb->monitor_manager,
+		(const char * const[]) { "or_patterns", NULL });
+	g_signal_connect (fb->monitor_manager, "handle-register-monitor", G_CALLBACK (handle_register_monitor), fb);
+	fbz_object_skeleton_set_advertisement_monitor_manager1 (fb->adapter_obj, fb->monitor_manager);
 	fake_bluez_restart (fb);
 	return fb;
 }
@@ -387,6 +521,10 @@ fake_bluez_free (FakeBluez *fb)
 		fake_bluez_stop (fb);
 	g_ptr_array_unref (fb->devices);
 	g_object_unref (fb->adapter);
+	g_object_unref (fb->monitor_manager);
+	g_ptr_array_unref (fb->monitor_paths);
+	g_free (fb->monitors);
+	g_free (fb->monitor_owner);
 	g_object_unref (fb->adapter_obj);
 	g_object_unref (fb->om);
 	g_object_unref (fb->conn);

@@ -30,8 +30,19 @@ void        fake_bluez_drop_link (FakeBluez *fb, const char *device_address);
 
 guint       fake_bluez_connects (FakeBluez *fb, const char *device_address);
 guint       fake_bluez_start_notifies (FakeBluez *fb, const char *device_address, const char *uuid);
-/* The last value written to a characteristic (NULL if none). */
+/* The last value written to a characteristic (NULL if none), and the
+ * WriteValue "type" option it came with ("request" if none). */
 GBytes     *fake_bluez_written (FakeBluez *fb, const char *device_address, const char *uuid);
+const char *fake_bluez_write_type (FakeBluez *fb, const char *device_address, const char *uuid);
+/* Without AdvertisementMonitorManager1, as bluetoothd without --experimental.
+ * Call before the client looks. */
+void        fake_bluez_remove_monitor_manager (FakeBluez *fb);
+/* The registered advertisement monitors, as "TYPE POS,ADTYPE,HEX;…" lines,
+ * read from the client's objects as bluetoothd does; NULL if none. */
+const char *fake_bluez_monitors (FakeBluez *fb);
 gboolean    fake_bluez_discovering (FakeBluez *fb);
+guint       fake_bluez_discovery_starts (FakeBluez *fb);
+/* Powering the adapter off ends discovery, as in bluetoothd. */
+void        fake_bluez_set_powered (FakeBluez *fb, gboolean powered);
 /* Connect fails with org.bluez.Error.Failed this many times before it works. */
 void        fake_bluez_fail_connects (FakeBluez *fb, const char *device_address, guint n);

@@ -19,7 +19,15 @@
 #define STRANGER "A4:C1:38:00:00:09"
 #define TEMP_UUID   "00002a6e-0000-1000-8000-00805f9b34fb"
 #define VALVE_UUID  "12345678-1234-5678-1234-56789abcdef0"
+#define LAMP_UUID   "12345678-1234-5678-1234-56789abcdef1"   /* write without response */
+#define SERIAL_UUID "12345678-1234-5678-1234-56789abcdef2"   /* read only */
 #define BTHOME_UUID "0000fcd2-0000-1000-8000-00805f9b34fb"
+
+/* How a test differs from the default set-up. */
+typedef struct {
+	const char *ble_conf;      /* the [ble] group's keys */
+	gboolean    no_monitors;   /* bluetoothd without the advertisement monitor API */
+} Variant;
 
 typedef struct {
 	GTestDBus     *bus;
@@ -36,6 +44,7 @@ setup (Fixture *f, gconstpointer data)
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
 	g_autofree char *text = NULL;
+	const Variant *v = data;
 	const guint8 temp[] = { 0x08, 0x09 };   /* 2312 → 23.12 °C */
 	const guint8 zero[] = { 0 };
 
@@ -47,6 +56,10 @@ setup (Fixture *f, gconstpointer data)
 	fake_bluez_add_characteristic (f->bluez, THERMO, TEMP_UUID, "read,notify", temp, sizeof temp);
 	fake_bluez_add_device (f->bluez, VALVE, "Valve-123", FALSE);
 	fake_bluez_add_characteristic (f->bluez, VALVE, VALVE_UUID, "read,write", zero, 1);
+	fake_bluez_add_characteristic (f->bluez, VALVE, LAMP_UUID, "write-without-response", zero, 1);
+	fake_bluez_add_characteristic (f->bluez, VALVE, SERIAL_UUID, "read", zero, 1);
+	if (v != NULL && v->no_monitors)
+		fake_bluez_remove_monitor_manager (f->bluez);
 	fake_bluez_add_device (f->bluez, STRANGER, "Neighbour's phone", FALSE);
 	fake_bluez_add_device (f->bluez, BTHOME, "ATC_000002", FALSE);
 	f->broker = tbg_test_broker_start ();
@@ -54,10 +67,11 @@ setup (Fixture *f, gconstpointer data)
 	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.conf", NULL);
 	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
 	                        "rpc-timeout-ms=3000\n"
-	                        "[ble]\nbthome=true\n"
+	                        "[ble]\n%s"
 	                        "[ble:Garden valve]\naddress=%s\ntype=valve\n"
 	                        "rpc.open=%s u8\nattribute.position=%s u8\n",
-	                        tbg_test_broker_port (f->broker), VALVE, VALVE_UUID, VALVE_UUID);
+	                        tbg_test_broker_port (f->broker), v && v->ble_conf ? v->ble_conf : "bthome=true\n",
+	                        VALVE, VALVE_UUID, VALVE_UUID);
 	g_file_set_contents (f->conf, text, -1, NULL);
 	/* the test bus is tbgwd's system bus */
 	g_subprocess_launcher_setenv (l, "DBUS_SYSTEM_BUS_ADDRESS", g_test_dbus_get_bus_address (f->bus), TRUE);
@@ -238,6 +252,16 @@ test_rpc_write (Fixture *f, gconstpointer data)
 	w = fake_bluez_written (f->bluez, VALVE, VALVE_UUID);
 	g_assert_nonnull (w);
 	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\x0a\x0b", 2);
+	g_assert_cmpstr (fake_bluez_write_type (f->bluez, VALVE, VALVE_UUID), ==, "request");
+	/* a characteristic that only takes writes without response gets a command */
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":11,"
+	                       "\"method\":\"write\",\"params\":{\"uuid\":\"" LAMP_UUID "\",\"value\":\"ff\"}}}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"id\":11,\"data\":{}}",
+	                           WAIT_MS);
+	w = fake_bluez_written (f->bluez, VALVE, LAMP_UUID);
+	g_assert_nonnull (w);
+	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\xff", 1);
+	g_assert_cmpstr (fake_bluez_write_type (f->bluez, VALVE, LAMP_UUID), ==, "command");
 	/* a method mapped in the config */
 	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":2,"
 	                       "\"method\":\"open\",\"params\":{\"value\":7}}}");
@@ -256,6 +280,12 @@ test_rpc_write (Fixture *f, gconstpointer data)
 	tbg_test_run_main_loop_for (500);
 	w = fake_bluez_written (f->bluez, VALVE, VALVE_UUID);
 	g_assert_cmpmem (g_bytes_get_data (w, NULL), g_bytes_get_size (w), "\x2a", 1);
+	/* BlueZ refuses: its error, with the same id */
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":12,"
+	                       "\"method\":\"write\",\"params\":{\"uuid\":\"" SERIAL_UUID "\",\"value\":\"01\"}}}");
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"id\":12,\"data\":"
+	                           "{\"error\":\"org.bluez.Error.NotPermitted: Write not permitted\"}}", WAIT_MS);
+	g_assert_null (fake_bluez_written (f->bluez, VALVE, SERIAL_UUID));
 	/* bad value: an error with the same id */
 	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", "{\"device\":\"Garden valve\",\"data\":{\"id\":4,"
 	                       "\"method\":\"open\",\"params\":{\"value\":300}}}");
@@ -309,9 +339,75 @@ test_bluetoothd_restart (Fixture *f, gconstpointer data)
 	g_assert_true (fake_bluez_discovering (f->bluez));
 }
 
+static gboolean
+monitor_registered (gpointer data)
+{
+	return fake_bluez_monitors (data) != NULL;
+}
+
+static gboolean
+discovering (gpointer data)
+{
+	return fake_bluez_discovering (data);
+}
+
+/* scan=passive: an advertisement monitor for BTHome instead of a discovery
+ * session; registered again when bluetoothd comes back. */
+static void
+test_passive_scan (Fixture *f, gconstpointer data)
+{
+	const guint8 p1[] = { 0x40, 0x00, 0x01, 0x02, 0xca, 0x09 };
+	TbgTestMessage *m;
+
+	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_cmpstr (fake_bluez_monitors (f->bluez), ==, "or_patterns 0,0x16,d2fc");
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
+	m = expect_telemetry_of (f, "ATC_000002");
+	assert_values (m, "ATC_000002", "{\"temperature\":25.06}");
+	tbg_test_message_free (m);
+	g_assert_false (fake_bluez_discovering (f->bluez));
+	fake_bluez_stop (f->bluez);
+	g_assert_null (fake_bluez_monitors (f->bluez));
+	fake_bluez_restart (f->bluez);
+	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_false (fake_bluez_discovering (f->bluez));
+}
+
+static gboolean
+not_discovering (gpointer data)
+{
+	return !fake_bluez_discovering (data);
+}
+
+/* The adapter is powered off and on again (rfkill, a USB dongle replugged):
+ * discovery starts again. */
+static void
+test_adapter_power (Fixture *f, gconstpointer data)
+{
+	g_assert_true (tbg_test_wait_until (discovering, f->bluez, WAIT_MS));
+	g_assert_cmpuint (fake_bluez_discovery_starts (f->bluez), ==, 1);
+	fake_bluez_set_powered (f->bluez, FALSE);
+	g_assert_true (tbg_test_wait_until (not_discovering, f->bluez, WAIT_MS));
+	tbg_test_run_main_loop_for (200);
+	fake_bluez_set_powered (f->bluez, TRUE);
+	g_assert_true (tbg_test_wait_until (discovering, f->bluez, WAIT_MS));
+	g_assert_cmpuint (fake_bluez_discovery_starts (f->bluez), ==, 2);
+}
+
+/* Without BlueZ's monitor API, passive falls back to an active scan. */
+static void
+test_passive_unsupported (Fixture *f, gconstpointer data)
+{
+	g_assert_true (tbg_test_wait_until (discovering, f->bluez, WAIT_MS));
+	g_assert_null (fake_bluez_monitors (f->bluez));
+}
+
 int
 main (int argc, char **argv)
 {
+	static const Variant passive = { "bthome=true\nscan=passive\n", FALSE };
+	static const Variant passive_unsupported = { "bthome=true\nscan=passive\n", TRUE };
+
 	g_test_init (&argc, &argv, NULL);
 #define ADD(p, fn) g_test_add ("/ble/" p, Fixture, NULL, setup, fn, teardown)
 	ADD ("paired-device", test_paired_device);
@@ -319,6 +415,10 @@ main (int argc, char **argv)
 	ADD ("rpc-write", test_rpc_write);
 	ADD ("rpc-disconnected", test_rpc_disconnected);
 	ADD ("bluetoothd-restart", test_bluetoothd_restart);
+	ADD ("adapter-power", test_adapter_power);
 #undef ADD
+	g_test_add ("/ble/passive-scan", Fixture, &passive, setup, test_passive_scan, teardown);
+	g_test_add ("/ble/passive-unsupported", Fixture, &passive_unsupported, setup, test_passive_unsupported,
+	            teardown);
 	return g_test_run ();
 }
