@@ -1,0 +1,145 @@
+#!/bin/bash
+# run-vm.sh — runs the cross-built hardware tests in an arm64 VM and passes
+# their TAP output through (it is a test of `make check-hw`).
+#
+# There is no GPIO on the build host, so Debian's arm64 kernel boots under
+# qemu-system-aarch64 -M virt (TCG), whose PL061 is a real gpiochip0 with 8
+# lines; line 3 is the machine's power button. The initramfs holds busybox,
+# mosquitto, the test programs and the shared libraries they load, all
+# arm64 Debian packages. When a test prints TBGW-HW-PRESS the QEMU monitor
+# gets "system_powerdown", which holds line 3 high for 100 ms.
+#
+# TBGW_HW_BUILD   the --host=aarch64-linux-gnu build tree (required)
+# TBGW_HW_CACHE   where downloaded packages are kept (default: $TBGW_HW_BUILD/hw-cache)
+# TBGW_HW_TIMEOUT seconds the VM may run (default 600)
+set -euo pipefail
+
+build=${TBGW_HW_BUILD:?TBGW_HW_BUILD must name the arm64 build tree}
+cache=${TBGW_HW_CACHE:-$build/hw-cache}
+timeout_s=${TBGW_HW_TIMEOUT:-600}
+tests=(tests/hw/test-gpio-hw)
+arch_libs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu)
+
+bail () { echo "Bail out! $*"; exit 1; }
+
+for tool in qemu-system-aarch64:qemu-system-arm aarch64-linux-gnu-readelf:binutils-aarch64-linux-gnu \
+            cpio:cpio dpkg-deb:dpkg apt-get:apt; do
+	command -v "${tool%%:*}" > /dev/null || bail "${tool%%:*} is missing (Debian package ${tool#*:})"
+done
+for t in "${tests[@]}"; do
+	[ -x "$build/$t" ] || bail "$build/$t is not built"
+done
+
+# ---- the arm64 packages: kernel, busybox, mosquitto and the libraries it needs
+# beyond those the :arm64 -dev packages brought
+kernel_pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+             awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+[ -n "$kernel_pkg" ] || bail "no linux-image-arm64:arm64 in apt's lists (dpkg --add-architecture arm64 && apt-get update)"
+pkgs=("$kernel_pkg" busybox-static:arm64 mosquitto:arm64 libcjson1:arm64 libdlt2:arm64 libwrap0:arm64
+      libcap2:arm64 libsystemd0:arm64 liblzma5:arm64 libzstd1:arm64 liblz4-1:arm64 libgcrypt20:arm64
+      libgpg-error0:arm64)
+root=$cache/root
+mkdir -p "$cache/debs" "$root"
+for p in "${pkgs[@]}"; do
+	name=${p%%:*}
+	if ! compgen -G "$cache/debs/${name}_*_arm64.deb" > /dev/null; then
+		echo "# downloading $p"
+		(cd "$cache/debs" && apt-get download "$p" > /dev/null 2>&1) || bail "apt-get download $p failed"
+		dpkg-deb -x "$cache"/debs/"${name}"_*_arm64.deb "$root"
+	fi
+done
+vmlinuz=$(compgen -G "$root/boot/vmlinuz-*-arm64" | head -n 1) || true
+[ -n "$vmlinuz" ] || bail "no kernel in $root/boot"
+
+# ---- the initramfs
+work=$(mktemp -d)
+qemu_pid=
+cleanup () {
+	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+rd=$work/rd
+mkdir -p "$rd"/{bin,sbin,lib,etc,proc,sys,dev,tmp,run,usr/sbin,tests}
+cp "$root/bin/busybox" "$rd/bin/"
+for applet in sh mount mkdir cat echo ip poweroff sleep ls; do
+	ln -s busybox "$rd/bin/$applet"
+done
+cp "$build/${tests[0]}" "$rd/tests/"
+for t in "${tests[@]:1}"; do cp "$build/$t" "$rd/tests/"; done
+cp "$root/usr/sbin/mosquitto" "$rd/usr/sbin/"
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rd/etc/passwd"
+printf 'root:x:0:\n' > "$rd/etc/group"
+
+# every shared library the programs load, found as the arm64 loader would
+find_lib () {
+	local d
+	for d in "$root/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu" "${arch_libs[@]}"; do
+		[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
+	done
+	return 1
+}
+queue=("$rd"/tests/* "$rd/usr/sbin/mosquitto")
+while [ ${#queue[@]} -gt 0 ]; do
+	elf=${queue[0]}
+	queue=("${queue[@]:1}")
+	for lib in $(aarch64-linux-gnu-readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		[ -e "$rd/lib/$lib" ] && continue
+		path=$(find_lib "$lib") || bail "$lib (needed by ${elf##*/}) is in no arm64 package here"
+		cp -L "$path" "$rd/lib/$lib"
+		queue+=("$rd/lib/$lib")
+	done
+done
+cp -L /usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 "$rd/lib/"
+ln -s lib "$rd/lib64"
+
+cat > "$rd/init" <<'EOF'
+#!/bin/sh
+mount -t devtmpfs dev /dev
+exec > /dev/console 2>&1 < /dev/console
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t tmpfs tmp /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+ip link set lo up
+export LD_LIBRARY_PATH=/lib PATH=/bin:/usr/sbin MOSQUITTO=/usr/sbin/mosquitto TMPDIR=/tmp
+rc=0
+for t in /tests/*; do
+	"$t" --tap || rc=$?
+done
+echo "TBGW-HW-EXIT $rc"
+poweroff -f
+EOF
+chmod +x "$rd/init"
+(cd "$rd" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
+
+# ---- boot and drive it
+# The monitor reads QEMU's stdin: a FIFO this script holds open both ways,
+# so that writing a command never blocks.
+mkfifo "$work/monitor"
+exec 5<> "$work/monitor"
+start=$SECONDS
+timeout "$timeout_s" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m 512 -nographic -no-reboot \
+	-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
+	-append "console=ttyAMA0 rdinit=/init quiet loglevel=3 panic=-1" \
+	-nodefaults -monitor stdio -serial file:"$work/console" \
+	<&5 > "$work/monitor.out" 2>&1 &
+qemu_pid=$!
+touch "$work/console"
+# (no filter between tail and the loop: a pipe's buffering would hold the
+# press request back)
+tail -n +1 -F --pid="$qemu_pid" "$work/console" 2> /dev/null | while IFS= read -r line; do
+	line=${line%$'\r'}
+	echo "$line"
+	case $line in
+	*TBGW-HW-PRESS*) echo system_powerdown >&5 ;;
+	esac
+done
+wait "$qemu_pid" || true
+qemu_pid=
+exec 5>&-
+grep -v '^QEMU .* monitor\|^(qemu)' "$work/monitor.out" | sed 's/^/# qemu: /' || true
+echo "# VM ran for $((SECONDS - start)) s"
+exit_seen=$(tr -d '\r' < "$work/console" | sed -n 's/.*TBGW-HW-EXIT \([0-9]*\).*/\1/p' | tail -n 1)
+[ -n "$exit_seen" ] || bail "the VM stopped before the tests finished (timeout ${timeout_s} s?)"
+exit "$exit_seen"
