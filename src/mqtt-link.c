@@ -24,6 +24,7 @@ typedef enum {
 typedef struct {
 	GSource      source;
 	gpointer     tag;
+	GIOCondition events;   /* what the poll asks for now */
 	TbgMqttLink *link;
 } SocketSource;
 
@@ -58,7 +59,12 @@ socket_prepare (GSource *source, gint *timeout)
 
 	if (s->link->mosq != NULL && mosquitto_want_write (s->link->mosq))
 		events |= G_IO_OUT;
-	g_source_modify_unix_fd (source, s->tag, events);
+	/* Every modification wakes the main context up (an eventfd write and
+	 * read, and one more poll): only when the interest changes. */
+	if (events != s->events) {
+		g_source_modify_unix_fd (source, s->tag, events);
+		s->events = events;
+	}
 	*timeout = -1;
 	return FALSE;
 }
@@ -378,8 +384,9 @@ connect_now (TbgMqttLink *link)
 	}
 	link->watch = (SocketSource *) g_source_new (&socket_funcs, sizeof (SocketSource));
 	link->watch->link = link;
+	link->watch->events = G_IO_IN | G_IO_OUT;
 	link->watch->tag = g_source_add_unix_fd (&link->watch->source, mosquitto_socket (link->mosq),
-	                                         G_IO_IN | G_IO_OUT);
+	                                         link->watch->events);
 	g_source_set_name (&link->watch->source, "tbg-mqtt-socket");
 	g_source_attach (&link->watch->source, NULL);
 	link->misc_id = g_timeout_add_seconds (1, misc_cb, link);
