@@ -63,6 +63,7 @@ typedef struct {
 	guint8        last_packet;
 	gboolean      have_packet;
 	gboolean      over_gatt;   /* connected by us, not only advertising */
+	gboolean      armed;       /* notifications started since services resolved */
 	GCancellable *cancellable; /* its calls to BlueZ; cancelled when it goes */
 } BleDevice;
 
@@ -468,29 +469,43 @@ ensure_gateway_device (BleDevice *bd, GDBusProxy *dev)
 	return bd->dev;
 }
 
+/* The link makes the ThingsBoard device connected; GATT follows once
+ * BlueZ has resolved the services (they may never be, for a device that
+ * offers none we know). */
 static void
 update_device (BleDevice *bd)
 {
 	GDBusProxy *dev = proxy_at (bd->src, bd->path, IFACE_DEVICE);
-	gboolean ready;
+	gboolean connected, resolved;
 
 	if (dev == NULL)
 		return;
-	ready = bool_prop (dev, "Connected") && bool_prop (dev, "ServicesResolved");
-	if (ready && ensure_gateway_device (bd, dev) != NULL && !tbg_device_get_connected (bd->dev)) {
+	connected = bool_prop (dev, "Connected");
+	resolved = connected && bool_prop (dev, "ServicesResolved");
+	if (connected && ensure_gateway_device (bd, dev) != NULL && !tbg_device_get_connected (bd->dev)) {
 		g_message (_("BLE device “%s” (%s) connected"), tbg_device_get_name (bd->dev),
 		           bd->path);
 		bd->backoff_s = 0;
 		bd->over_gatt = TRUE;
 		tbg_device_set_connected (bd->dev, TRUE);
-		arm_notifications (bd);
-	} else if (!bool_prop (dev, "Connected")) {
+	}
+	if (connected && bd->dev != NULL) {
+		bd->over_gatt = TRUE;
+		if (resolved && !bd->armed) {
+			bd->armed = TRUE;
+			arm_notifications (bd);
+		} else if (!resolved) {
+			/* services change: arm again once they are resolved */
+			bd->armed = FALSE;
+		}
+	} else if (!connected) {
 		/* an advertising-only device (BTHome) stays as long as BlueZ knows it */
 		if (bd->over_gatt && bd->dev != NULL && tbg_device_get_connected (bd->dev)) {
 			g_message (_("BLE device “%s” disconnected"), tbg_device_get_name (bd->dev));
 			tbg_device_set_connected (bd->dev, FALSE);
 		}
 		bd->over_gatt = FALSE;
+		bd->armed = FALSE;
 		g_clear_handle_id (&bd->read_id, g_source_remove);
 		if (wanted (bd->src, dev))
 			schedule_connect (bd);

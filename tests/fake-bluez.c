@@ -26,6 +26,7 @@ typedef struct {
 	GPtrArray         *chars;   /* FakeChar */
 	guint              connects;
 	guint              fail_connects;
+	gboolean           hold_services;
 	gboolean           chars_exported;
 } FakeDevice;
 
@@ -194,8 +195,10 @@ handle_connect (FbzDevice1 *i, GDBusMethodInvocation *inv, gpointer data)
 		return TRUE;
 	}
 	fbz_device1_set_connected (i, TRUE);
-	export_chars (d, TRUE);
-	fbz_device1_set_services_resolved (i, TRUE);
+	if (!d->hold_services) {
+		export_chars (d, TRUE);
+		fbz_device1_set_services_resolved (i, TRUE);
+	}
 	fbz_device1_complete_connect (i, inv);
 	return TRUE;
 }
@@ -396,6 +399,22 @@ fake_bluez_drop_link (FakeBluez *fb, const char *address)
 	fbz_device1_set_services_resolved (d->iface, FALSE);
 	fbz_device1_set_connected (d->iface, FALSE);
 	export_chars (d, FALSE);
+}
+
+void
+fake_bluez_hold_services (FakeBluez *fb, const char *address)
+{
+	find_device (fb, address)->hold_services = TRUE;
+}
+
+void
+fake_bluez_resolve_services (FakeBluez *fb, const char *address)
+{
+	FakeDevice *d = find_device (fb, address);
+
+	d->hold_services = FALSE;
+	export_chars (d, TRUE);
+	fbz_device1_set_services_resolved (d->iface, TRUE);
 }
 
 void

@@ -44,5 +44,9 @@ gboolean    fake_bluez_discovering (FakeBluez *fb);
 guint       fake_bluez_discovery_starts (FakeBluez *fb);
 /* Powering the adapter off ends discovery, as in bluetoothd. */
 void        fake_bluez_set_powered (FakeBluez *fb, gboolean powered);
+/* Connect brings the link up but leaves the services unresolved (no GATT
+ * objects) until fake_bluez_resolve_services(). */
+void        fake_bluez_hold_services (FakeBluez *fb, const char *device_address);
+void        fake_bluez_resolve_services (FakeBluez *fb, const char *device_address);
 /* Connect fails with org.bluez.Error.Failed this many times before it works. */
 void        fake_bluez_fail_connects (FakeBluez *fb, const char *device_address, guint n);

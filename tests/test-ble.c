@@ -27,6 +27,7 @@
 typedef struct {
 	const char *ble_conf;      /* the [ble] group's keys */
 	gboolean    no_monitors;   /* bluetoothd without the advertisement monitor API */
+	gboolean    hold_services; /* the thermometer's services resolve when the test says */
 } Variant;
 
 typedef struct {
@@ -60,6 +61,8 @@ setup (Fixture *f, gconstpointer data)
 	fake_bluez_add_characteristic (f->bluez, VALVE, SERIAL_UUID, "read", zero, 1);
 	if (v != NULL && v->no_monitors)
 		fake_bluez_remove_monitor_manager (f->bluez);
+	if (v != NULL && v->hold_services)
+		fake_bluez_hold_services (f->bluez, THERMO);
 	fake_bluez_add_device (f->bluez, STRANGER, "Neighbour's phone", FALSE);
 	fake_bluez_add_device (f->bluez, BTHOME, "ATC_000002", FALSE);
 	f->broker = tbg_test_broker_start ();
@@ -394,6 +397,24 @@ test_adapter_power (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (fake_bluez_discovery_starts (f->bluez), ==, 2);
 }
 
+/* The link is up before BlueZ has resolved the services (as python-dbusmock's
+ * bluez5 template leaves it): the device is connected at once, and its
+ * characteristics are read and notified once the services are there. */
+static void
+test_services_later (Fixture *f, gconstpointer data)
+{
+	TbgTestMessage *m;
+	Count c = { f->bluez, THERMO, 1 };
+
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	g_assert_cmpuint (fake_bluez_start_notifies (f->bluez, THERMO, TEMP_UUID), ==, 0);
+	fake_bluez_resolve_services (f->bluez, THERMO);
+	m = expect_telemetry_of (f, "Thermo");
+	assert_values (m, "Thermo", "{\"temperature\":23.12}");
+	tbg_test_message_free (m);
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+}
+
 /* Without BlueZ's monitor API, passive falls back to an active scan. */
 static void
 test_passive_unsupported (Fixture *f, gconstpointer data)
@@ -407,6 +428,7 @@ main (int argc, char **argv)
 {
 	static const Variant passive = { "bthome=true\nscan=passive\n", FALSE };
 	static const Variant passive_unsupported = { "bthome=true\nscan=passive\n", TRUE };
+	static const Variant services_later = { NULL, FALSE, TRUE };
 
 	g_test_init (&argc, &argv, NULL);
 #define ADD(p, fn) g_test_add ("/ble/" p, Fixture, NULL, setup, fn, teardown)
@@ -417,6 +439,7 @@ main (int argc, char **argv)
 	ADD ("bluetoothd-restart", test_bluetoothd_restart);
 	ADD ("adapter-power", test_adapter_power);
 #undef ADD
+	g_test_add ("/ble/services-later", Fixture, &services_later, setup, test_services_later, teardown);
 	g_test_add ("/ble/passive-scan", Fixture, &passive, setup, test_passive_scan, teardown);
 	g_test_add ("/ble/passive-unsupported", Fixture, &passive_unsupported, setup, test_passive_unsupported,
 	            teardown);
