@@ -287,6 +287,13 @@ link_down (gpointer user_data)
 	g_object_notify_by_pspec (G_OBJECT (gw), props[PROP_LINK_UP]);
 }
 
+/* What still waits for the broker: queued records and RPC answers. */
+static guint64
+pending (TbgGateway *gw)
+{
+	return tbg_outbox_length (gw->outbox) + tbg_uplink_pending_replies (gw->uplink);
+}
+
 static void
 link_acked (int mid, gpointer user_data)
 {
@@ -295,7 +302,7 @@ link_acked (int mid, gpointer user_data)
 	tbg_uplink_acked (gw->uplink, mid);
 	/* We are inside libmosquitto here: it must not be torn down before
 	 * this call returns. */
-	if (gw->done != NULL && tbg_outbox_length (gw->outbox) == 0 && gw->grace_id != 0) {
+	if (gw->done != NULL && pending (gw) == 0 && gw->grace_id != 0) {
 		g_source_remove (gw->grace_id);
 		gw->grace_id = g_idle_add (grace_cb, gw);
 	}
@@ -318,11 +325,12 @@ device_rpc_replied (TbgRpc *rpc, json_t *data, gpointer user_data)
 	char *payload = tbg_codec_rpc_response (tbg_rpc_get_device (rpc), tbg_rpc_get_id (rpc),
 	                                        data, &error);
 
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (gw, TBG_RECORD_RPC_RESPONSE, tbg_rpc_get_device (rpc), payload,
-	                           strlen (payload), &error))
+	if (payload == NULL)
 		g_warning (_("Cannot answer RPC %" G_GINT64_FORMAT " of “%s”: %s"),
 		           tbg_rpc_get_id (rpc), tbg_rpc_get_device (rpc), error->message);
+	else
+		tbg_uplink_send_reply (gw->uplink, tbg_record_kind_topic (TBG_RECORD_RPC_RESPONSE), payload,
+		                       strlen (payload));
 	if (gw->rpcs != NULL)
 		g_hash_table_remove (gw->rpcs, key);
 }
@@ -458,7 +466,14 @@ handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 		}
 	} else
 		reply = json_pack ("{s:s}", "error", "unknown method");
-	enqueue_own (gw, TBG_RECORD_OWN_RPC_RESPONSE, d->id, reply);
+	{
+		char *text = json_dumps (reply, TBG_JSON_DUMP_FLAGS);
+		g_autofree char *topic = g_strdup_printf ("%s%" G_GINT64_FORMAT,
+		                                          tbg_record_kind_topic (TBG_RECORD_OWN_RPC_RESPONSE), d->id);
+
+		tbg_uplink_send_reply (gw->uplink, topic, g_strdup (text), strlen (text));
+		free (text);
+	}
 	json_decref (reply);
 }
 
@@ -874,9 +889,9 @@ finish_shutdown (TbgGateway *gw)
 		return;
 	gw->done = NULL;
 	g_clear_handle_id (&gw->grace_id, g_source_remove);
-	if (tbg_outbox_length (gw->outbox) > 0)
+	if (pending (gw) > 0)
 		g_warning (_("Exiting with %" G_GUINT64_FORMAT " messages not acknowledged by the server"),
-		           tbg_outbox_length (gw->outbox));
+		           pending (gw));
 	tbg_mqtt_link_stop (gw->link);
 	done (gw->done_data);
 }
@@ -898,12 +913,12 @@ tbg_gateway_shutdown (TbgGateway *gw, guint grace_ms, GSourceFunc done, gpointer
 	g_clear_handle_id (&gw->stats_id, g_source_remove);
 	gw->done = done;
 	gw->done_data = user_data;
-	if (tbg_outbox_length (gw->outbox) == 0 || !tbg_mqtt_link_is_up (gw->link)) {
+	if (pending (gw) == 0 || !tbg_mqtt_link_is_up (gw->link)) {
 		finish_shutdown (gw);
 		return;
 	}
 	g_message (_("Waiting up to %u ms for %" G_GUINT64_FORMAT " queued messages"),
-	           grace_ms, tbg_outbox_length (gw->outbox));
+	           grace_ms, pending (gw));
 	gw->grace_id = g_timeout_add (grace_ms, grace_cb, gw);
 }
 

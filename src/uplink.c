@@ -12,6 +12,15 @@ typedef struct {
 	char *type;
 } LaneEntry;
 
+typedef struct {
+	char  *topic;
+	char  *payload;
+	gsize  len;
+} Reply;
+
+/* Answers beyond this wait in no queue: the oldest is dropped and logged. */
+#define MAX_REPLIES 1024
+
 struct _TbgUplink {
 	TbgMqttLink       *link;
 	TbgOutbox         *outbox;
@@ -24,6 +33,8 @@ struct _TbgUplink {
 	GHashTable        *session;    /* names connected on this MQTT session */
 	GHashTable        *inflight;   /* mid → GArray of record seqs */
 	GQueue             lane;       /* LaneEntry: session connects, sent first */
+	GQueue             replies;    /* Reply: RPC answers, sent before any record */
+	GHashTable        *replies_inflight;   /* mid → Reply */
 	TbgPacker         *packers[3];
 	guint              pump_id;
 	gboolean           lingering;  /* pump_id is the linger timer */
@@ -40,6 +51,14 @@ lane_entry_free (LaneEntry *e)
 	g_free (e->name);
 	g_free (e->type);
 	g_free (e);
+}
+
+static void
+reply_free (Reply *r)
+{
+	g_free (r->topic);
+	g_free (r->payload);
+	g_free (r);
 }
 
 static void
@@ -61,6 +80,8 @@ tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
 	up->session = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	up->inflight = g_hash_table_new_full (NULL, NULL, NULL, array_free);
 	g_queue_init (&up->lane);
+	g_queue_init (&up->replies);
+	up->replies_inflight = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) reply_free);
 	tbg_uplink_set_limits (up, max_payload, max_inflight);
 	return up;
 }
@@ -87,6 +108,8 @@ tbg_uplink_free (TbgUplink *up)
 	if (up->pump_id != 0)
 		g_source_remove (up->pump_id);
 	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
+	g_queue_clear_full (&up->replies, (GDestroyNotify) reply_free);
+	g_hash_table_unref (up->replies_inflight);
 	g_hash_table_unref (up->session);
 	g_hash_table_unref (up->inflight);
 	for (guint i = 0; i < G_N_ELEMENTS (up->packers); i++)
@@ -96,7 +119,7 @@ tbg_uplink_free (TbgUplink *up)
 
 /* Returns FALSE when the link failed: the caller stops pumping. */
 static gboolean
-publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArray *seqs)
+publish_mid (TbgUplink *up, const char *topic, const char *payload, gsize len, GArray *seqs, int *mid_out)
 {
 	g_autoptr (GError) error = NULL;
 	int mid = 0;
@@ -115,7 +138,15 @@ publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArra
 	up->publishes_sent++;
 	g_debug ("Published %zu bytes on %s (mid %d, %u records)", len, topic, mid, seqs->len);
 	g_hash_table_insert (up->inflight, GINT_TO_POINTER (mid), seqs);
+	if (mid_out != NULL)
+		*mid_out = mid;
 	return TRUE;
+}
+
+static gboolean
+publish (TbgUplink *up, const char *topic, const char *payload, gsize len, GArray *seqs)
+{
+	return publish_mid (up, topic, payload, len, seqs, NULL);
 }
 
 static GArray *
@@ -212,10 +243,25 @@ publish_single (TbgUplink *up, const TbgRecord *rec)
 }
 
 static gboolean
+publish_reply (TbgUplink *up, Reply *r)
+{
+	int mid = 0;
+
+	if (!publish_mid (up, r->topic, r->payload, r->len, seq_array (), &mid)) {
+		/* first again on the next session */
+		g_queue_push_head (&up->replies, r);
+		return FALSE;
+	}
+	g_hash_table_insert (up->replies_inflight, GINT_TO_POINTER (mid), r);
+	return TRUE;
+}
+
+static gboolean
 pump_one (TbgUplink *up)
 {
 	const TbgRecord *rec;
 	LaneEntry *lane = g_queue_pop_head (&up->lane);
+	Reply *reply;
 
 	if (lane != NULL) {
 		gboolean ok = publish_connect (up, lane->name, lane->type);
@@ -223,6 +269,9 @@ pump_one (TbgUplink *up)
 		lane_entry_free (lane);
 		return ok;
 	}
+	reply = g_queue_pop_head (&up->replies);
+	if (reply != NULL)
+		return publish_reply (up, reply);
 	rec = tbg_outbox_peek_unsent (up->outbox);
 	if (rec == NULL)
 		return FALSE;
@@ -320,9 +369,25 @@ tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * co
 	schedule_pump (up, FALSE);
 }
 
+static gint
+mid_compare (gconstpointer a, gconstpointer b)
+{
+	return GPOINTER_TO_INT (a) - GPOINTER_TO_INT (b);
+}
+
 void
 tbg_uplink_session_down (TbgUplink *up)
 {
+	GList *mids = g_list_sort (g_hash_table_get_keys (up->replies_inflight), mid_compare);
+
+	/* answers in flight go out again first, in the order they were sent */
+	for (GList *l = g_list_last (mids); l != NULL; l = l->prev) {
+		Reply *r = g_hash_table_lookup (up->replies_inflight, l->data);
+
+		g_hash_table_steal (up->replies_inflight, l->data);
+		g_queue_push_head (&up->replies, r);
+	}
+	g_list_free (mids);
 	up->up = FALSE;
 	g_hash_table_remove_all (up->inflight);
 	g_hash_table_remove_all (up->session);
@@ -347,8 +412,34 @@ tbg_uplink_acked (TbgUplink *up, int mid)
 		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
 	up->records_sent += seqs->len;
 	g_hash_table_remove (up->inflight, GINT_TO_POINTER (mid));
+	g_hash_table_remove (up->replies_inflight, GINT_TO_POINTER (mid));
 	/* a backlog drains at full speed */
 	schedule_pump (up, FALSE);
+}
+
+void
+tbg_uplink_send_reply (TbgUplink *up, const char *topic, char *payload, gsize len)
+{
+	Reply *r = g_new0 (Reply, 1);
+
+	if (g_queue_get_length (&up->replies) >= MAX_REPLIES) {
+		Reply *old = g_queue_pop_head (&up->replies);
+
+		g_warning (_("More than %u RPC answers wait for the server; dropping the oldest (%s)"),
+		           MAX_REPLIES, old->payload);
+		reply_free (old);
+	}
+	r->topic = g_strdup (topic);
+	r->payload = payload;
+	r->len = len;
+	g_queue_push_tail (&up->replies, r);
+	schedule_pump (up, FALSE);
+}
+
+guint
+tbg_uplink_pending_replies (TbgUplink *up)
+{
+	return g_queue_get_length (&up->replies) + g_hash_table_size (up->replies_inflight);
 }
 
 void

@@ -33,6 +33,13 @@ void       tbg_uplink_session_up (TbgUplink *up, const char * const *names,
                                   const char * const *types);
 void       tbg_uplink_session_down (TbgUplink *up);
 void       tbg_uplink_acked (TbgUplink *up, int mid);
+/* An RPC answer: published ahead of every queued record (a backlog after an
+ * outage must not make ThingsBoard's RPC time out), QoS 1, sent again after
+ * a reconnect until its PUBACK arrives. Kept in memory only: after a restart
+ * the server has long given up on it. Takes @payload (g_free). */
+void       tbg_uplink_send_reply (TbgUplink *up, const char *topic, char *payload, gsize len);
+/* Answers not yet acknowledged by the broker. */
+guint      tbg_uplink_pending_replies (TbgUplink *up);
 /* The server forgot the device (deleted it): connect it again before its next data. */
 void       tbg_uplink_forget_device (TbgUplink *up, const char *name);
 void       tbg_uplink_rename_device (TbgUplink *up, const char *old_name, const char *new_name);

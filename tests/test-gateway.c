@@ -812,6 +812,55 @@ test_broker_restart (Fixture *f, gconstpointer data)
 	g_assert_nonnull (strstr (log, "v1/devices/me/rpc/request/+"));
 }
 
+/* An RPC answered while the broker is gone waits behind a backlog in no
+ * queue: after the reconnect it is the first thing published (after the
+ * session's connects), before the samples spooled ahead of it. */
+static void
+test_rpc_answer_before_backlog (Fixture *f, gconstpointer data)
+{
+	TbgDevice *a = add_connected (f, "Device A", NULL);
+	const guint n = 3000;
+	guint samples = 0;
+	gboolean answered = FALSE;
+	json_t *ok = json_pack ("{s:b}", "ok", TRUE);
+
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Device A\",\"data\":{\"id\":7,\"method\":\"slow\"}}");
+	while (f->rpcs->len == 0)
+		g_main_context_iteration (NULL, TRUE);
+	tbg_test_peer_free (f->peer);
+	f->peer = NULL;
+	tbg_test_broker_stop (f->broker);
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *values = g_strdup_printf ("{\"i\":%u}", i);
+
+		push (a, 1700000000000 + i, values);
+	}
+	g_assert_true (tbg_rpc_reply (g_ptr_array_index (f->rpcs, 0), ok));
+	json_decref (ok);
+	tbg_test_run_main_loop_for (200);
+	tbg_test_broker_restart (f->broker);
+	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
+	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, 10000));
+	while (samples < n) {
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, NULL, WAIT_MS);
+
+		if (g_str_equal (m->topic, "v1/gateway/rpc")) {
+			g_assert_false (answered);
+			g_assert_cmpuint (samples, ==, 0);
+			tbg_assert_json_eq (m->payload, "{\"device\":\"Device A\",\"id\":7,\"data\":{\"ok\":true}}");
+			answered = TRUE;
+		} else if (g_str_equal (m->topic, "v1/gateway/telemetry")) {
+			json_t *j = parse (m->payload);
+
+			g_assert_true (answered);
+			samples += json_array_size (json_object_get (j, "Device A"));
+			json_decref (j);
+		}
+	}
+	g_assert_cmpuint (samples, ==, n);
+}
+
 static void
 test_reconnect_request (Fixture *f, gconstpointer data)
 {
@@ -871,6 +920,7 @@ main (int argc, char **argv)
 	ADD ("own/stats", test_stats_published);
 	ADD ("own/rename-delete", test_server_rename_and_delete);
 	ADD ("link/broker-restart", test_broker_restart);
+	ADD ("rpc/answer-before-backlog", test_rpc_answer_before_backlog);
 	ADD ("link/reconnect-request", test_reconnect_request);
 #undef ADD
 	g_test_add ("/gateway/telemetry/split", Fixture, NULL, setup_small_payload,
