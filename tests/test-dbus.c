@@ -4,6 +4,7 @@
 #include "build-config.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -129,11 +130,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-	if (g_subprocess_get_identifier (f->daemon) != NULL)
-		g_subprocess_send_signal (f->daemon, SIGTERM);
-	g_subprocess_wait (f->daemon, NULL, NULL);
-	g_assert_true (g_subprocess_get_if_exited (f->daemon));
-	g_assert_cmpint (g_subprocess_get_exit_status (f->daemon), ==, 0);
+	tbg_test_stop_daemon (f->daemon);
 	g_object_unref (f->daemon);
 	g_object_unref (f->conn);
 	g_test_dbus_down (f->bus);

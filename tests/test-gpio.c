@@ -6,6 +6,7 @@
 #include "gpio-fake.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
@@ -24,34 +25,13 @@ typedef struct {
 	char          *conf;
 } Fixture;
 
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
-
 static TbgGateway *
 make_gateway (Fixture *f, const char *groups, GError **error)
 {
-	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n"
-	                                         "[gateway]\nstats-interval-s=0\n%s",
-	                                         tbg_test_broker_port (f->broker), groups);
 	const char * const prefixes[] = { "gpio", NULL };
-	TbgConfig *cfg;
-	TbgGateway *gw;
 
-	g_file_set_contents (f->conf, text, -1, NULL);
-	cfg = tbg_config_load (f->conf, prefixes, error);
-	if (cfg == NULL)
-		return NULL;
-	gw = tbg_gateway_new (cfg, sources, error);
-	if (gw == NULL)
-		return NULL;
-	if (!tbg_gateway_start (gw, error)) {
-		g_object_unref (gw);
-		return NULL;
-	}
-	return gw;
+	return tbg_test_gateway_new (f->conf, tbg_test_broker_port (f->broker), groups, prefixes, sources,
+	                             error);
 }
 
 static const char relays[] =
@@ -75,7 +55,7 @@ setup (Fixture *f, gconstpointer data)
 		return;
 	f->gw = make_gateway (f, data, &error);
 	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
 	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
 	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect",
 	                           "{\"device\":\"Greenhouse\",\"type\":\"Relays\"}", WAIT_MS);

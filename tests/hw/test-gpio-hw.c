@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <gpiod.h>
 #include <glib/gstdio.h>
@@ -34,34 +35,13 @@ typedef struct {
 
 static char *chip_label;   /* what the kernel calls gpiochip0 */
 
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
-
 static TbgGateway *
 make_gateway (Fixture *f, const char *groups, GError **error)
 {
-	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n"
-	                                         "[gateway]\nstats-interval-s=0\n%s",
-	                                         tbg_test_broker_port (f->broker), groups);
 	const char * const prefixes[] = { "gpio", NULL };
-	TbgConfig *cfg;
-	TbgGateway *gw;
 
-	g_file_set_contents (f->conf, text, -1, NULL);
-	cfg = tbg_config_load (f->conf, prefixes, error);
-	if (cfg == NULL)
-		return NULL;
-	gw = tbg_gateway_new (cfg, sources, error);
-	if (gw == NULL)
-		return NULL;
-	if (!tbg_gateway_start (gw, error)) {
-		g_object_unref (gw);
-		return NULL;
-	}
-	return gw;
+	return tbg_test_gateway_new (f->conf, tbg_test_broker_port (f->broker), groups, prefixes, sources,
+	                             error);
 }
 
 static void
@@ -220,7 +200,7 @@ test_relays_and_button (Fixture *f, gconstpointer data)
 
 	f->gw = make_gateway (f, groups, &error);
 	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
 	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Relays\",\"type\":\"Relays\"}",
 	                           WAIT_MS);
 	expect_values (f, "{\"relay\":0,\"lamp\":1,\"button\":0}");
