@@ -12,14 +12,31 @@
 #define WINDOW_MAX     4096    /* records held in memory at most (unless degraded) */
 #define BATCH_MAX      2048    /* writes per transaction before an early commit */
 
+/* On disk, the records a main loop turn accepted are one row of "batch":
+ * seqs first..last, serialized into one blob (one b-tree insert per turn,
+ * not per sample). Records removed out of order (dropped when full, or
+ * acknowledged behind an unacknowledged one) are listed in "gone"; a batch
+ * row goes once everything up to its last seq is acknowledged, and
+ * meta.acked remembers how far that is, for the rows that are still there.
+ *
+ * A record in a blob: kind u8, id i64, device length u16 (0xffff: none),
+ * device, payload length u32, payload; integers little endian. */
+#define NO_DEVICE      0xffff
+
 typedef struct {
 	TbgOutbox      parent;
 	char          *path;
 	sqlite3       *db;          /* NULL once degraded */
 	sqlite3_stmt  *insert;
-	sqlite3_stmt  *delete_one;
+	sqlite3_stmt  *insert_gone;
 	sqlite3_stmt  *delete_upto;
+	sqlite3_stmt  *delete_gone_upto;
+	sqlite3_stmt  *save_acked;
 	sqlite3_stmt  *select_after;
+	sqlite3_stmt  *select_gone;
+	GByteArray    *staged;      /* records appended since the last flush */
+	guint64        staged_first;
+	guint64        staged_last;
 	TbgRecordWindow window;     /* the oldest records, in order */
 	gboolean       db_has_more; /* rows beyond the window exist only on disk */
 	guint64        last_loaded; /* highest seq in or behind the window */
@@ -35,6 +52,79 @@ typedef struct {
 } Spool;
 
 static void finalize_statements (Spool *sp);
+static void window_push (Spool *sp, TbgRecord *rec, gint64 created_ms);
+
+/* ---- records ↔ blobs ------------------------------------------------------- */
+
+static void
+put_le (GByteArray *b, guint64 v, guint n)
+{
+	guint8 bytes[8];
+
+	for (guint i = 0; i < n; i++)
+		bytes[i] = (guint8) (v >> (8 * i));
+	g_byte_array_append (b, bytes, n);
+}
+
+static void
+serialize (GByteArray *b, const TbgRecord *rec)
+{
+	gsize dlen = rec->device ? strlen (rec->device) : 0;
+
+	put_le (b, rec->kind, 1);
+	put_le (b, (guint64) rec->id, 8);
+	put_le (b, rec->device ? MIN (dlen, NO_DEVICE - 1) : NO_DEVICE, 2);
+	if (rec->device != NULL)
+		g_byte_array_append (b, (const guint8 *) rec->device, MIN (dlen, NO_DEVICE - 1));
+	put_le (b, rec->len, 4);
+	g_byte_array_append (b, (const guint8 *) rec->payload, rec->len);
+}
+
+static gboolean
+get_le (const guint8 **p, const guint8 *end, guint n, guint64 *out)
+{
+	*out = 0;
+	if ((gsize) (end - *p) < n)
+		return FALSE;
+	for (guint i = 0; i < n; i++)
+		*out |= (guint64) (*p)[i] << (8 * i);
+	*p += n;
+	return TRUE;
+}
+
+/* The next record of a blob; NULL at its end or if it is damaged (*bad). */
+static TbgRecord *
+deserialize (const guint8 **p, const guint8 *end, gboolean *bad)
+{
+	guint64 kind, id, dlen, plen;
+	char *device = NULL;
+	TbgRecord *rec;
+
+	*bad = FALSE;
+	if (*p == end)
+		return NULL;
+	if (!get_le (p, end, 1, &kind) || kind >= TBG_RECORD_N_KINDS || !get_le (p, end, 8, &id) ||
+	    !get_le (p, end, 2, &dlen) || (dlen != NO_DEVICE && (gsize) (end - *p) < dlen)) {
+		*bad = TRUE;
+		return NULL;
+	}
+	if (dlen != NO_DEVICE) {
+		device = g_strndup ((const char *) *p, dlen);
+		*p += dlen;
+	}
+	if (!get_le (p, end, 4, &plen) || (gsize) (end - *p) < plen) {
+		g_free (device);
+		*bad = TRUE;
+		return NULL;
+	}
+	rec = tbg_record_new ((TbgRecordKind) kind, device, g_strndup ((const char *) *p, plen), plen);
+	rec->id = (gint64) id;
+	*p += plen;
+	g_free (device);
+	return rec;
+}
+
+/* ---- transactions ----------------------------------------------------------- */
 
 /* The database is gone for us: keep forwarding from memory. */
 static void
@@ -55,6 +145,23 @@ degrade (Spool *sp, const char *what)
 	sp->in_txn = FALSE;
 	/* Rows that were only on disk stay there for the next start. */
 	sp->db_has_more = FALSE;
+	/* Records not yet written and not in the window: memory is all they have. */
+	if (sp->staged->len > 0 && sp->staged_first > sp->last_loaded) {
+		const guint8 *p = sp->staged->data, *end = p + sp->staged->len;
+		gint64 now = g_get_real_time () / 1000;
+		guint64 seq = sp->staged_first;
+		gboolean bad;
+		TbgRecord *rec;
+
+		while ((rec = deserialize (&p, end, &bad)) != NULL) {
+			rec->seq = seq++;
+			if (rec->seq > sp->last_loaded)
+				window_push (sp, rec, now);
+			else
+				tbg_record_free (rec);
+		}
+	}
+	g_byte_array_set_size (sp->staged, 0);
 }
 
 static gboolean
@@ -70,18 +177,55 @@ exec (Spool *sp, const char *sql)
 }
 
 static gboolean
+step_done (Spool *sp, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step (st);
+
+	sqlite3_reset (st);
+	if (rc != SQLITE_DONE) {
+		degrade (sp, what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The staged records become one row (inside the open transaction). */
+static gboolean
+flush_staged (Spool *sp)
+{
+	if (sp->db == NULL || sp->staged->len == 0)
+		return sp->db != NULL;
+	sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) sp->staged_first);
+	sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) sp->staged_last);
+	sqlite3_bind_int64 (sp->insert, 3, g_get_real_time () / 1000);
+	sqlite3_bind_blob (sp->insert, 4, sp->staged->data, (int) sp->staged->len, SQLITE_STATIC);
+	if (!step_done (sp, sp->insert, _("cannot store messages")))
+		return FALSE;
+	/* a burst's buffer is not kept for the quiet hours after it */
+	if (sp->staged->len > 256 * 1024) {
+		g_byte_array_unref (sp->staged);
+		sp->staged = g_byte_array_new ();
+	} else {
+		g_byte_array_set_size (sp->staged, 0);
+	}
+	return TRUE;
+}
+
+static gboolean
 commit (Spool *sp)
 {
 	if (sp->db == NULL || !sp->in_txn)
 		return TRUE;
+	if (!flush_staged (sp))
+		return FALSE;
 	if (sp->acked_upto > sp->deleted_upto) {
 		sqlite3_bind_int64 (sp->delete_upto, 1, (sqlite3_int64) sp->acked_upto);
-		if (sqlite3_step (sp->delete_upto) != SQLITE_DONE) {
-			sqlite3_reset (sp->delete_upto);
-			degrade (sp, _("cannot delete sent messages"));
+		sqlite3_bind_int64 (sp->delete_gone_upto, 1, (sqlite3_int64) sp->acked_upto);
+		sqlite3_bind_int64 (sp->save_acked, 1, (sqlite3_int64) sp->acked_upto);
+		if (!step_done (sp, sp->delete_upto, _("cannot delete sent messages")) ||
+		    !step_done (sp, sp->delete_gone_upto, _("cannot delete sent messages")) ||
+		    !step_done (sp, sp->save_acked, _("cannot delete sent messages")))
 			return FALSE;
-		}
-		sqlite3_reset (sp->delete_upto);
 		sp->deleted_upto = sp->acked_upto;
 	}
 	if (!exec (sp, "COMMIT")) {
@@ -131,16 +275,114 @@ window_push (Spool *sp, TbgRecord *rec, gint64 created_ms)
 	tbg_record_window_push (&sp->window, rec, created_ms);
 }
 
+/* One record leaves out of order. */
 static void
-delete_seq (Spool *sp, guint64 seq)
+forget_seq (Spool *sp, guint64 seq)
 {
 	if (!begin (sp))
 		return;
-	sqlite3_bind_int64 (sp->delete_one, 1, (sqlite3_int64) seq);
-	if (sqlite3_step (sp->delete_one) != SQLITE_DONE)
-		degrade (sp, _("cannot delete a message"));
-	else
-		sqlite3_reset (sp->delete_one);
+	sqlite3_bind_int64 (sp->insert_gone, 1, (sqlite3_int64) seq);
+	step_done (sp, sp->insert_gone, _("cannot delete a message"));
+}
+
+/* The seqs of @first..@last listed in "gone". */
+static GHashTable *
+gone_between (Spool *sp, guint64 first, guint64 last)
+{
+	GHashTable *gone = g_hash_table_new (g_int64_hash, g_int64_equal);
+	sqlite3_stmt *st = sp->select_gone;
+
+	sqlite3_bind_int64 (st, 1, (sqlite3_int64) first);
+	sqlite3_bind_int64 (st, 2, (sqlite3_int64) last);
+	while (sqlite3_step (st) == SQLITE_ROW) {
+		gint64 *seq = g_new (gint64, 1);
+
+		*seq = sqlite3_column_int64 (st, 0);
+		g_hash_table_add (gone, seq);
+	}
+	sqlite3_reset (st);
+	return gone;
+}
+
+/* Walks the records on disk after @after (not gone, not acknowledged) in
+ * order; @visit returns FALSE to stop. FALSE if the database failed. */
+static gboolean
+walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *rec, gint64 created, gpointer data),
+           gpointer data)
+{
+	sqlite3_stmt *st = sp->select_after;
+	gboolean go_on = TRUE;
+	int rc = SQLITE_DONE;
+
+	after = MAX (after, sp->acked_upto);
+	sqlite3_bind_int64 (st, 1, (sqlite3_int64) after);
+	while (go_on && (rc = sqlite3_step (st)) == SQLITE_ROW) {
+		guint64 seq = sqlite3_column_int64 (st, 0);
+		guint64 last = sqlite3_column_int64 (st, 1);
+		gint64 created = sqlite3_column_int64 (st, 2);
+		const guint8 *p = sqlite3_column_blob (st, 3);
+		const guint8 *end = p + sqlite3_column_bytes (st, 3);
+		g_autoptr (GHashTable) gone = gone_between (sp, seq, last);
+		gboolean bad = FALSE;
+		TbgRecord *rec;
+
+		while (go_on && (rec = deserialize (&p, end, &bad)) != NULL) {
+			gint64 key = (gint64) seq;
+
+			rec->seq = seq++;
+			if (rec->seq <= after || g_hash_table_contains (gone, &key))
+				tbg_record_free (rec);
+			else
+				go_on = visit (sp, rec, created, data);
+		}
+		if (bad || (go_on && seq != last + 1))
+			g_warning (_("Spool %s: damaged messages %" G_GUINT64_FORMAT "–%" G_GUINT64_FORMAT
+			             " skipped"), sp->path, seq, last);
+	}
+	sqlite3_reset (st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		degrade (sp, _("cannot read queued messages"));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+typedef struct {
+	guint wanted;
+	guint loaded;
+} Refill;
+
+static gboolean
+refill_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
+{
+	Refill *r = data;
+
+	window_push (sp, rec, created);
+	return ++r->loaded < r->wanted;
+}
+
+/* Loads the next records from disk behind the window. */
+static void
+refill (Spool *sp)
+{
+	Refill r = { WINDOW_MAX - MIN (tbg_record_window_length (&sp->window), WINDOW_MAX / 2), 0 };
+
+	if (sp->db == NULL || !sp->db_has_more)
+		return;
+	/* the newest ones may not be written yet */
+	if (!begin (sp) || !flush_staged (sp))
+		return;
+	if (!walk_disk (sp, sp->last_loaded, refill_visit, &r))
+		return;
+	sp->db_has_more = r.loaded == r.wanted;
+}
+
+static gboolean
+first_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
+{
+	*(guint64 *) data = rec->seq;
+	tbg_record_free (rec);
+	return FALSE;
 }
 
 /* Full: the oldest record that is not in flight goes. */
@@ -150,14 +392,14 @@ drop_oldest (Spool *sp)
 	guint64 victim = tbg_record_window_drop_unsent (&sp->window);
 
 	if (victim != 0) {
-		delete_seq (sp, victim);
+		forget_seq (sp, victim);
 	} else if (sp->db != NULL && sp->db_has_more) {
-		g_autofree char *sql = g_strdup_printf ("DELETE FROM outbox WHERE seq = (SELECT min(seq) "
-		                                        "FROM outbox WHERE seq > %" G_GUINT64_FORMAT ")",
-		                                        sp->last_loaded);
-
-		if (begin (sp) && !exec (sp, sql))
-			degrade (sp, _("cannot drop a message"));
+		/* the oldest one behind the window, on disk or about to be */
+		victim = 0;
+		if (!begin (sp) || !flush_staged (sp) || !walk_disk (sp, sp->last_loaded, first_visit, &victim) ||
+		    victim == 0)
+			return;
+		forget_seq (sp, victim);
 	} else {
 		return;
 	}
@@ -175,23 +417,10 @@ spool_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 		drop_oldest (sp);
 	rec->seq = ++sp->next_seq;
 	if (begin (sp)) {
-		sqlite3_stmt *st = sp->insert;
-
-		sqlite3_bind_int64 (st, 1, (sqlite3_int64) rec->seq);
-		sqlite3_bind_int (st, 2, rec->kind);
-		if (rec->device != NULL)
-			sqlite3_bind_text (st, 3, rec->device, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null (st, 3);
-		sqlite3_bind_int64 (st, 4, rec->id);
-		sqlite3_bind_int64 (st, 5, now);
-		sqlite3_bind_blob (st, 6, rec->payload, (int) rec->len, SQLITE_STATIC);
-		if (sqlite3_step (st) != SQLITE_DONE) {
-			sqlite3_reset (st);
-			degrade (sp, _("cannot store a message"));
-		} else {
-			sqlite3_reset (st);
-		}
+		if (sp->staged->len == 0)
+			sp->staged_first = rec->seq;
+		sp->staged_last = rec->seq;
+		serialize (sp->staged, rec);
 	}
 	sp->count++;
 	if (sp->db != NULL && (sp->db_has_more || tbg_record_window_length (&sp->window) >= WINDOW_MAX)) {
@@ -208,39 +437,6 @@ static gboolean
 expired (Spool *sp, gint64 created_ms)
 {
 	return sp->ttl_ms > 0 && g_get_real_time () / 1000 - created_ms > sp->ttl_ms;
-}
-
-/* Loads the next rows from disk behind the window. */
-static void
-refill (Spool *sp)
-{
-	sqlite3_stmt *st = sp->select_after;
-	guint loaded = 0;
-	guint wanted = WINDOW_MAX - MIN (tbg_record_window_length (&sp->window), WINDOW_MAX / 2);
-	int rc;
-
-	if (sp->db == NULL || !sp->db_has_more)
-		return;
-	sqlite3_bind_int64 (st, 1, (sqlite3_int64) sp->last_loaded);
-	sqlite3_bind_int (st, 2, wanted);
-	while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob (st, 5);
-		gsize len = sqlite3_column_bytes (st, 5);
-		TbgRecord *rec = tbg_record_new (sqlite3_column_int (st, 1),
-		                                 (const char *) sqlite3_column_text (st, 2),
-		                                 g_strndup (blob ? blob : "", len), len);
-
-		rec->seq = sqlite3_column_int64 (st, 0);
-		rec->id = sqlite3_column_int64 (st, 3);
-		window_push (sp, rec, sqlite3_column_int64 (st, 4));
-		loaded++;
-	}
-	sqlite3_reset (st);
-	if (rc != SQLITE_DONE) {
-		degrade (sp, _("cannot read queued messages"));
-		return;
-	}
-	sp->db_has_more = loaded == wanted;
 }
 
 static const TbgRecord *
@@ -288,7 +484,7 @@ spool_ack (TbgOutbox *ob, guint64 seq)
 static void
 forget_acked (guint64 seq, gpointer data)
 {
-	delete_seq (data, seq);
+	forget_seq (data, seq);
 }
 
 static void
@@ -309,9 +505,12 @@ static void
 finalize_statements (Spool *sp)
 {
 	g_clear_pointer (&sp->insert, sqlite3_finalize);
-	g_clear_pointer (&sp->delete_one, sqlite3_finalize);
+	g_clear_pointer (&sp->insert_gone, sqlite3_finalize);
 	g_clear_pointer (&sp->delete_upto, sqlite3_finalize);
+	g_clear_pointer (&sp->delete_gone_upto, sqlite3_finalize);
+	g_clear_pointer (&sp->save_acked, sqlite3_finalize);
 	g_clear_pointer (&sp->select_after, sqlite3_finalize);
+	g_clear_pointer (&sp->select_gone, sqlite3_finalize);
 }
 
 static void
@@ -336,6 +535,7 @@ spool_free (TbgOutbox *ob)
 		sqlite3_close (sp->db);
 	}
 	tbg_record_window_clear (&sp->window);
+	g_byte_array_unref (sp->staged);
 	g_free (sp->path);
 	g_free (sp);
 }
@@ -357,10 +557,79 @@ prepare (Spool *sp, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v3 (sp->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK;
 }
 
+static gint64
+query_int (Spool *sp, const char *sql, gint64 arg, gboolean *ok)
+{
+	sqlite3_stmt *st = NULL;
+	gint64 v = 0;
+
+	if (sqlite3_prepare_v2 (sp->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		*ok = FALSE;
+		return 0;
+	}
+	sqlite3_bind_int64 (st, 1, arg);
+	if (sqlite3_step (st) == SQLITE_ROW)
+		v = sqlite3_column_int64 (st, 0);
+	else
+		*ok = FALSE;
+	sqlite3_finalize (st);
+	return v;
+}
+
+/* Spools written by tbgw 0.1 kept one row per record in "outbox": they
+ * become batches (renumbered, in order) before anything else happens. */
+static gboolean
+migrate_rows (Spool *sp)
+{
+	g_autoptr (GByteArray) blob = g_byte_array_new ();
+	sqlite3_stmt *st = NULL;
+	guint64 first = 0, n = 0;
+	gboolean ok = TRUE;
+	gint64 created = 0;
+
+	if (sqlite3_prepare_v2 (sp->db, "SELECT kind, device, id, created, payload FROM outbox ORDER BY seq",
+	                        -1, &st, NULL) != SQLITE_OK)
+		return TRUE;   /* no such table */
+	first = (guint64) query_int (sp, "SELECT ifnull(max(last), 0) + ?1 FROM batch", 1, &ok);
+	while (ok && sqlite3_step (st) == SQLITE_ROW) {
+		TbgRecord rec = {
+			.kind = (TbgRecordKind) CLAMP (sqlite3_column_int (st, 0), 0, TBG_RECORD_N_KINDS - 1),
+			.device = (char *) sqlite3_column_text (st, 1),
+			.id = sqlite3_column_int64 (st, 2),
+			.payload = (char *) sqlite3_column_blob (st, 4),
+			.len = sqlite3_column_bytes (st, 4),
+		};
+
+		if (n++ == 0)
+			created = sqlite3_column_int64 (st, 3);
+		serialize (blob, &rec);
+	}
+	sqlite3_finalize (st);
+	if (!ok || !exec (sp, "BEGIN"))
+		return FALSE;
+	if (n > 0) {
+		sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) first);
+		sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) (first + n - 1));
+		sqlite3_bind_int64 (sp->insert, 3, created);
+		sqlite3_bind_blob (sp->insert, 4, blob->data, (int) blob->len, SQLITE_STATIC);
+		ok = sqlite3_step (sp->insert) == SQLITE_DONE;
+		sqlite3_reset (sp->insert);
+	}
+	if (!ok || !exec (sp, "DROP TABLE outbox") || !exec (sp, "COMMIT")) {
+		exec (sp, "ROLLBACK");
+		return FALSE;
+	}
+	if (n > 0)
+		g_message (_("Spool %s: %" G_GUINT64_FORMAT " messages taken over from the previous format"),
+		           sp->path, n);
+	return TRUE;
+}
+
 static gboolean
 open_db (Spool *sp, GError **error)
 {
-	sqlite3_stmt *st = NULL;
+	gboolean ok = TRUE;
+	gint64 acked;
 
 	if (sqlite3_open_v2 (sp->path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		goto fail;
@@ -368,25 +637,36 @@ open_db (Spool *sp, GError **error)
 	/* WAL + NORMAL: a commit survives the process being killed; a power
 	 * cut may lose the last commits, never corrupt the file. */
 	if (!exec (sp, "PRAGMA journal_mode=WAL") || !exec (sp, "PRAGMA synchronous=NORMAL") ||
-	    !exec (sp, "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, "
-	               "device TEXT, id INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL)") ||
-	    !prepare (sp, "INSERT INTO outbox VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &sp->insert) ||
-	    !prepare (sp, "DELETE FROM outbox WHERE seq = ?1", &sp->delete_one) ||
-	    !prepare (sp, "DELETE FROM outbox WHERE seq <= ?1", &sp->delete_upto) ||
-	    !prepare (sp, "SELECT seq, kind, device, id, created, payload FROM outbox "
-	                  "WHERE seq > ?1 ORDER BY seq LIMIT ?2", &sp->select_after) ||
-	    !prepare (sp, "SELECT ifnull(max(seq), 0), count(*) FROM outbox", &st) ||
-	    sqlite3_step (st) != SQLITE_ROW)
+	    !exec (sp, "CREATE TABLE IF NOT EXISTS batch (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, "
+	               "created INTEGER NOT NULL, records BLOB NOT NULL)") ||
+	    !exec (sp, "CREATE TABLE IF NOT EXISTS gone (seq INTEGER PRIMARY KEY)") ||
+	    !exec (sp, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)") ||
+	    !prepare (sp, "INSERT INTO batch VALUES (?1, ?2, ?3, ?4)", &sp->insert) ||
+	    !prepare (sp, "INSERT OR IGNORE INTO gone VALUES (?1)", &sp->insert_gone) ||
+	    !prepare (sp, "DELETE FROM batch WHERE last <= ?1", &sp->delete_upto) ||
+	    !prepare (sp, "DELETE FROM gone WHERE seq <= ?1", &sp->delete_gone_upto) ||
+	    !prepare (sp, "INSERT OR REPLACE INTO meta VALUES ('acked', ?1)", &sp->save_acked) ||
+	    !prepare (sp, "SELECT first, last, created, records FROM batch WHERE last > ?1 ORDER BY first",
+	              &sp->select_after) ||
+	    !prepare (sp, "SELECT seq FROM gone WHERE seq BETWEEN ?1 AND ?2", &sp->select_gone))
 		goto fail;
-	sp->next_seq = sqlite3_column_int64 (st, 0);
-	sp->count = sqlite3_column_int64 (st, 1);
-	sqlite3_finalize (st);
+	if (!migrate_rows (sp))
+		goto fail;
+	acked = query_int (sp, "SELECT ifnull((SELECT value FROM meta WHERE key = 'acked'), 0) + ?1", 0, &ok);
+	sp->acked_upto = sp->deleted_upto = (guint64) MAX (acked, 0);
+	sp->next_seq = (guint64) MAX (query_int (sp, "SELECT max(ifnull(max(last), 0), ?1) FROM batch", acked, &ok), 0);
+	/* everything after the acknowledged prefix, less what left out of order */
+	sp->count = (guint64) MAX (query_int (sp, "SELECT ifnull(sum(last - max(first, ?1 + 1) + 1), 0) FROM batch "
+	                                          "WHERE last > ?1", acked, &ok) -
+	                           query_int (sp, "SELECT count(*) FROM gone WHERE seq > ?1", acked, &ok), 0);
+	if (!ok)
+		goto fail;
 	sp->db_has_more = sp->count > 0;
+	sp->last_loaded = sp->acked_upto;
 	return TRUE;
 fail:
 	g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("spool %s: %s"), sp->path,
 	             sp->db ? sqlite3_errmsg (sp->db) : g_strerror (ENOMEM));
-	sqlite3_finalize (st);
 	finalize_statements (sp);
 	sqlite3_close (sp->db);
 	sp->db = NULL;
@@ -410,8 +690,10 @@ tbg_spool_open (const char *dir, guint64 max_records, guint64 ttl_s, GError **er
 	sp->path = g_build_filename (dir, TBG_SPOOL_FILE, NULL);
 	sp->max_records = MAX (max_records, 1);
 	sp->ttl_ms = (gint64) ttl_s * 1000;
+	sp->staged = g_byte_array_new ();
 	tbg_record_window_init (&sp->window);
 	if (!open_db (sp, error)) {
+		g_byte_array_unref (sp->staged);
 		g_free (sp->path);
 		g_free (sp);
 		return NULL;
@@ -426,4 +708,46 @@ gboolean
 tbg_spool_is_degraded (TbgOutbox *ob)
 {
 	return ob->klass == &spool_class && ((Spool *) ob)->db == NULL;
+}
+
+gint64
+tbg_spool_count_file (const char *dir, TbgRecordKind kind)
+{
+	g_autofree char *path = g_build_filename (dir, TBG_SPOOL_FILE, NULL);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	gint64 acked = 0, n = -1;
+
+	if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_prepare_v2 (db, "SELECT value FROM meta WHERE key = 'acked'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step (st) == SQLITE_ROW)
+		acked = sqlite3_column_int64 (st, 0);
+	g_clear_pointer (&st, sqlite3_finalize);
+	if (sqlite3_prepare_v2 (db, "SELECT first, records, (SELECT group_concat(seq) FROM gone "
+	                            "WHERE seq BETWEEN first AND last) FROM batch ORDER BY first",
+	                        -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	n = 0;
+	while (sqlite3_step (st) == SQLITE_ROW) {
+		gint64 seq = sqlite3_column_int64 (st, 0);
+		const guint8 *p = sqlite3_column_blob (st, 1);
+		const guint8 *end = p + sqlite3_column_bytes (st, 1);
+		g_auto (GStrv) gone = g_strsplit ((const char *) (sqlite3_column_text (st, 2) ?: (const guchar *) ""),
+		                                  ",", -1);
+		gboolean bad;
+		TbgRecord *rec;
+
+		for (; (rec = deserialize (&p, end, &bad)) != NULL; seq++) {
+			g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, seq);
+
+			if (seq > acked && rec->kind == kind && !g_strv_contains ((const char * const *) gone, key))
+				n++;
+			tbg_record_free (rec);
+		}
+	}
+out:
+	sqlite3_finalize (st);
+	sqlite3_close (db);
+	return n;
 }

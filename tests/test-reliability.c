@@ -5,12 +5,12 @@
 #include "gateway.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "spool.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <pty.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -136,22 +136,6 @@ test_broker_restart_during_feed (void)
 	}
 }
 
-static gint64
-spooled_rows (const char *db_path)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	gint64 n = -1;
-
-	if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2 (db, "SELECT count(*) FROM outbox WHERE kind = 2", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step (st) == SQLITE_ROW)
-		n = sqlite3_column_int64 (st, 0);
-	sqlite3_finalize (st);
-	sqlite3_close (db);
-	return n;
-}
-
 static GSubprocess *
 spawn_tbgwd (const char *conf)
 {
@@ -202,9 +186,9 @@ test_sigkill_loses_nothing (void)
 	g_usleep (500000);   /* the port is open */
 	g_assert_cmpint (write (master, lines->str, lines->len), ==, (gssize) lines->len);
 	end = g_get_monotonic_time () + WAIT_MS * 1000;
-	while (spooled_rows (db) < n && g_get_monotonic_time () < end)
+	while (tbg_spool_count_file (dir, TBG_RECORD_TELEMETRY) < n && g_get_monotonic_time () < end)
 		g_usleep (10000);
-	g_assert_cmpint (spooled_rows (db), ==, n);
+	g_assert_cmpint (tbg_spool_count_file (dir, TBG_RECORD_TELEMETRY), ==, n);
 	/* Crash. */
 	g_subprocess_send_signal (proc, SIGKILL);
 	g_subprocess_wait (proc, NULL, NULL);

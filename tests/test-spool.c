@@ -4,6 +4,7 @@
 #include "spool.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,12 +321,54 @@ test_unwritable (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
+/* A spool of the one-row-per-record format is taken over, in order. */
+static void
+test_old_format (Fixture *f, gconstpointer data)
+{
+	g_autofree char *db_path = g_build_filename (f->dir, "spool.db", NULL);
+	sqlite3 *db = NULL;
+	TbgOutbox *ob;
+	guint64 seq;
+
+	g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+	g_assert_cmpint (sqlite3_exec (db,
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE outbox (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, device TEXT, "
+		"id INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"
+		"INSERT INTO outbox VALUES (5, 0, 'D', 0, 1700000000000, '{\"device\":\"D\"}');"
+		"INSERT INTO outbox VALUES (9, 2, 'D', 0, 1700000000000, 'one');"
+		"INSERT INTO outbox VALUES (12, 8, NULL, 0, 1700000000000, 'own');",
+		NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close (db);
+	ob = open_spool (f, 100, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 3);
+	g_assert_cmpint (tbg_spool_count_file (f->dir, TBG_RECORD_TELEMETRY), ==, 1);
+	{
+		g_autofree char *a = send_next (ob, &seq);
+		g_autofree char *b = send_next (ob, &seq);
+		g_autofree char *c = send_next (ob, &seq);
+
+		g_assert_cmpstr (a, ==, "{\"device\":\"D\"}");
+		g_assert_cmpstr (b, ==, "one");
+		g_assert_cmpstr (c, ==, "own");
+	}
+	/* new records follow them */
+	append (ob, TBG_RECORD_TELEMETRY, "D", "two");
+	flush_commits ();
+	tbg_outbox_free (ob);
+	ob = open_spool (f, 100, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 4);
+	g_assert_cmpint (tbg_spool_count_file (f->dir, TBG_RECORD_TELEMETRY), ==, 2);
+	tbg_outbox_free (ob);
+}
+
 int
 main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add ("/spool/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("persist-and-ack", test_persist_and_ack);
+	ADD ("old-format", test_old_format);
 	ADD ("sigkill", test_sigkill);
 	ADD ("sync", test_sync_without_main_loop);
 	ADD ("window-refill-and-rewind", test_window_refill_and_rewind);
