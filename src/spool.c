@@ -1,6 +1,7 @@
 /* spool.c — see spool.h. */
 #include "spool.h"
 #include "record-window.h"
+#include "spool-blob.h"
 #include "i18n.h"
 
 #include <errno.h>
@@ -18,10 +19,7 @@
  * acknowledged behind an unacknowledged one) are listed in "gone"; a batch
  * row goes once everything up to its last seq is acknowledged, and
  * meta.acked remembers how far that is, for the rows that are still there.
- *
- * A record in a blob: kind u8, id i64, device length u16 (0xffff: none),
- * device, payload length u32, payload; integers little endian. */
-#define NO_DEVICE      0xffff
+ * The blob format is in spool-blob.h. */
 
 typedef struct {
 	TbgOutbox      parent;
@@ -54,76 +52,6 @@ typedef struct {
 static void finalize_statements (Spool *sp);
 static void window_push (Spool *sp, TbgRecord *rec, gint64 created_ms);
 
-/* ---- records ↔ blobs ------------------------------------------------------- */
-
-static void
-put_le (GByteArray *b, guint64 v, guint n)
-{
-	guint8 bytes[8];
-
-	for (guint i = 0; i < n; i++)
-		bytes[i] = (guint8) (v >> (8 * i));
-	g_byte_array_append (b, bytes, n);
-}
-
-static void
-serialize (GByteArray *b, const TbgRecord *rec)
-{
-	gsize dlen = rec->device ? strlen (rec->device) : 0;
-
-	put_le (b, rec->kind, 1);
-	put_le (b, (guint64) rec->id, 8);
-	put_le (b, rec->device ? MIN (dlen, NO_DEVICE - 1) : NO_DEVICE, 2);
-	if (rec->device != NULL)
-		g_byte_array_append (b, (const guint8 *) rec->device, MIN (dlen, NO_DEVICE - 1));
-	put_le (b, rec->len, 4);
-	g_byte_array_append (b, (const guint8 *) rec->payload, rec->len);
-}
-
-static gboolean
-get_le (const guint8 **p, const guint8 *end, guint n, guint64 *out)
-{
-	*out = 0;
-	if ((gsize) (end - *p) < n)
-		return FALSE;
-	for (guint i = 0; i < n; i++)
-		*out |= (guint64) (*p)[i] << (8 * i);
-	*p += n;
-	return TRUE;
-}
-
-/* The next record of a blob; NULL at its end or if it is damaged (*bad). */
-static TbgRecord *
-deserialize (const guint8 **p, const guint8 *end, gboolean *bad)
-{
-	guint64 kind, id, dlen, plen;
-	char *device = NULL;
-	TbgRecord *rec;
-
-	*bad = FALSE;
-	if (*p == end)
-		return NULL;
-	if (!get_le (p, end, 1, &kind) || kind >= TBG_RECORD_N_KINDS || !get_le (p, end, 8, &id) ||
-	    !get_le (p, end, 2, &dlen) || (dlen != NO_DEVICE && (gsize) (end - *p) < dlen)) {
-		*bad = TRUE;
-		return NULL;
-	}
-	if (dlen != NO_DEVICE) {
-		device = g_strndup ((const char *) *p, dlen);
-		*p += dlen;
-	}
-	if (!get_le (p, end, 4, &plen) || (gsize) (end - *p) < plen) {
-		g_free (device);
-		*bad = TRUE;
-		return NULL;
-	}
-	rec = tbg_record_new ((TbgRecordKind) kind, device, g_strndup ((const char *) *p, plen), plen);
-	rec->id = (gint64) id;
-	*p += plen;
-	g_free (device);
-	return rec;
-}
-
 /* ---- transactions ----------------------------------------------------------- */
 
 /* The database is gone for us: keep forwarding from memory. */
@@ -153,7 +81,7 @@ degrade (Spool *sp, const char *what)
 		gboolean bad;
 		TbgRecord *rec;
 
-		while ((rec = deserialize (&p, end, &bad)) != NULL) {
+		while ((rec = tbg_spool_blob_next (&p, end, &bad)) != NULL) {
 			rec->seq = seq++;
 			if (rec->seq > sp->last_loaded)
 				window_push (sp, rec, now);
@@ -326,7 +254,7 @@ walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *re
 		gboolean bad = FALSE;
 		TbgRecord *rec;
 
-		while (go_on && (rec = deserialize (&p, end, &bad)) != NULL) {
+		while (go_on && (rec = tbg_spool_blob_next (&p, end, &bad)) != NULL) {
 			gint64 key = (gint64) seq;
 
 			rec->seq = seq++;
@@ -420,7 +348,7 @@ spool_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 		if (sp->staged->len == 0)
 			sp->staged_first = rec->seq;
 		sp->staged_last = rec->seq;
-		serialize (sp->staged, rec);
+		tbg_spool_blob_append (sp->staged, rec);
 	}
 	sp->count++;
 	if (sp->db != NULL && (sp->db_has_more || tbg_record_window_length (&sp->window) >= WINDOW_MAX)) {
@@ -602,7 +530,7 @@ migrate_rows (Spool *sp)
 
 		if (n++ == 0)
 			created = sqlite3_column_int64 (st, 3);
-		serialize (blob, &rec);
+		tbg_spool_blob_append (blob, &rec);
 	}
 	sqlite3_finalize (st);
 	if (!ok || !exec (sp, "BEGIN"))
@@ -738,7 +666,7 @@ tbg_spool_count_file (const char *dir, TbgRecordKind kind)
 		gboolean bad;
 		TbgRecord *rec;
 
-		for (; (rec = deserialize (&p, end, &bad)) != NULL; seq++) {
+		for (; (rec = tbg_spool_blob_next (&p, end, &bad)) != NULL; seq++) {
 			g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, seq);
 
 			if (seq > acked && rec->kind == kind && !g_strv_contains ((const char * const *) gone, key))
