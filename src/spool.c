@@ -217,7 +217,7 @@ forget_seq (Spool *sp, guint64 seq)
 static GHashTable *
 gone_between (Spool *sp, guint64 first, guint64 last)
 {
-	GHashTable *gone = g_hash_table_new (g_int64_hash, g_int64_equal);
+	GHashTable *gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 	sqlite3_stmt *st = sp->select_gone;
 
 	sqlite3_bind_int64 (st, 1, (sqlite3_int64) first);
