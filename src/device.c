@@ -284,6 +284,13 @@ without_nulls (json_t *values, GError **error)
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("values must be an object"));
 		return NULL;
 	}
+	json_object_foreach (values, key, v) {
+		if (json_is_null (v))
+			break;
+	}
+	/* the common case, no nulls: no copy (this runs for every sample) */
+	if (key == NULL && json_object_size (values) > 0)
+		return json_incref (values);
 	out = json_object ();
 	json_object_foreach (values, key, v) {
 		if (!json_is_null (v))
