@@ -91,6 +91,10 @@ while [ ${#queue[@]} -gt 0 ]; do
 	done
 done
 cp -L /usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 "$rd/lib/"
+# glibc dlopen()s libgcc_s for pthread_cancel (the test's MQTT peer stops its
+# network thread that way), so no NEEDED entry names it
+path=$(find_lib libgcc_s.so.1) || bail "libgcc_s.so.1 is in no arm64 package here"
+cp -L "$path" "$rd/lib/"
 ln -s lib "$rd/lib64"
 
 cat > "$rd/init" <<'EOF'
