@@ -304,6 +304,28 @@ without_nulls (json_t *values, GError **error)
 	return out;
 }
 
+/* @ts_ms 0: now, and never the same as the previous stamp */
+static gint64
+stamp (TbgDevice *dev, gint64 ts_ms)
+{
+	if (ts_ms == 0) {
+		ts_ms = g_get_real_time () / 1000;
+		if (ts_ms <= dev->last_ts)
+			ts_ms = dev->last_ts + 1;
+		dev->last_ts = ts_ms;
+	}
+	return ts_ms;
+}
+
+static gboolean
+enqueue_sample (TbgDevice *dev, char *payload, gsize len, GError **error)
+{
+	if (!_tbg_gateway_enqueue (dev->gateway, TBG_RECORD_TELEMETRY, dev->name, payload, len, error))
+		return FALSE;
+	touch (dev);
+	return TRUE;
+}
+
 gboolean
 tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values, GError **error)
 {
@@ -319,20 +341,27 @@ tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values, GError 
 	clean = without_nulls (values, error);
 	if (clean == NULL)
 		return FALSE;
-	if (ts_ms == 0) {
-		ts_ms = g_get_real_time () / 1000;
-		if (ts_ms <= dev->last_ts)
-			ts_ms = dev->last_ts + 1;
-		dev->last_ts = ts_ms;
-	}
-	payload = tbg_codec_sample (ts_ms, clean, error);
+	payload = tbg_codec_sample (stamp (dev, ts_ms), clean, error);
 	json_decref (clean);
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (dev->gateway, TBG_RECORD_TELEMETRY, dev->name, payload,
-	                           strlen (payload), error))
+	return payload != NULL && enqueue_sample (dev, payload, strlen (payload), error);
+}
+
+gboolean
+tbg_device_push_telemetry_text (TbgDevice *dev, gint64 ts_ms, const char *values_json, gsize len,
+                                GError **error)
+{
+	gsize payload_len;
+	char *payload;
+
+	if (!check_connected (dev, error))
 		return FALSE;
-	touch (dev);
-	return TRUE;
+	if (ts_ms < 0) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("negative timestamp"));
+		return FALSE;
+	}
+	g_return_val_if_fail (values_json != NULL && len > 0, FALSE);
+	payload = tbg_codec_sample_text (stamp (dev, ts_ms), values_json, len, &payload_len);
+	return enqueue_sample (dev, payload, payload_len, error);
 }
 
 gboolean

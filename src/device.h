@@ -38,6 +38,12 @@ void             tbg_device_set_connected (TbgDevice *dev, gboolean connected);
  * must be a non-empty object; null members are dropped. */
 gboolean         tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values,
                                             GError **error);
+/* The same for a source that has already parsed and checked its input:
+ * @values_json is the text of a non-empty JSON object without null members,
+ * forwarded as written. */
+gboolean         tbg_device_push_telemetry_text (TbgDevice *dev, gint64 ts_ms,
+                                                 const char *values_json, gsize len,
+                                                 GError **error);
 gboolean         tbg_device_push_attributes (TbgDevice *dev, json_t *attributes, GError **error);
 /* @secret_key NULL or @duration_ms 0: left to the server's defaults. */
 gboolean         tbg_device_claim (TbgDevice *dev, const char *secret_key, guint64 duration_ms,

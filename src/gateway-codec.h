@@ -64,6 +64,9 @@ char *tbg_codec_attribute_request_combined (gint64 id, const char *device,
 /* One sample of a device's telemetry array: {"ts":…,"values":{…}};
  * @values must be a non-empty object. */
 char *tbg_codec_sample (gint64 ts_ms, json_t *values, GError **error);
+/* The same with @values_json, the text of a valid non-empty JSON object,
+ * taken as written (the caller has parsed it). */
+char *tbg_codec_sample_text (gint64 ts_ms, const char *values_json, gsize len, gsize *out_len);
 /* {"secretKey":"s","durationMs":60000}; NULL / 0 leave a field out. */
 char *tbg_codec_claim_entry (const char *secret_key, guint64 duration_ms, GError **error);
 

@@ -137,13 +137,30 @@ fail (GError **error, TbgLineError code, const char *line, gsize len, const char
 	return FALSE;
 }
 
-static json_t *
-object_without_nulls (json_t *obj)
+static gboolean
+has_nulls (json_t *obj)
 {
-	json_t *out = json_object ();
 	const char *key;
 	json_t *v;
 
+	json_object_foreach (obj, key, v) {
+		if (json_is_null (v))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static json_t *
+object_without_nulls (json_t *obj)
+{
+	json_t *out;
+	const char *key;
+	json_t *v;
+
+	/* the usual case; a copy per sample is measurable */
+	if (!has_nulls (obj))
+		return json_incref (obj);
+	out = json_object ();
 	json_object_foreach (obj, key, v) {
 		if (!json_is_null (v))
 			json_object_set (out, key, v);
@@ -216,6 +233,10 @@ parse_json (const char *line, gsize len, TbgLineMessage *out, GError **error)
 	} else {
 		out->kind = TBG_LINE_TELEMETRY;
 		ok = set_values (out, root, line, len, error);
+		if (ok && out->values == root) {
+			out->values_text = line;
+			out->values_len = len;
+		}
 	}
 	json_decref (root);
 	return ok;
@@ -333,6 +354,8 @@ tbg_line_message_clear (TbgLineMessage *msg)
 	json_decref (msg->result);
 	json_decref (msg->error);
 	msg->values = msg->result = msg->error = NULL;
+	msg->values_text = NULL;
+	msg->values_len = 0;
 }
 
 /* ---- encoding ------------------------------------------------------------------- */

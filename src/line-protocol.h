@@ -67,6 +67,11 @@ typedef struct {
 	TbgLineKind kind;
 	gint64      ts;
 	json_t     *values;
+	/* Telemetry written as a plain values object with no null members: that
+	 * object's text inside the line (validated, not a copy), which can be
+	 * forwarded as written instead of encoded again from @values. */
+	const char *values_text;
+	gsize       values_len;
 	gint64      rpc_id;
 	json_t     *result;
 	json_t     *error;

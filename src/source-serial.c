@@ -119,7 +119,9 @@ handle_line (const char *line, gsize len, TbgLineStatus status, gpointer user_da
 	}
 	switch (msg.kind) {
 	case TBG_LINE_TELEMETRY:
-		if (!tbg_device_push_telemetry (sd->dev, msg.ts, msg.values, &error))
+		if (!(msg.values_text != NULL
+		      ? tbg_device_push_telemetry_text (sd->dev, msg.ts, msg.values_text, msg.values_len, &error)
+		      : tbg_device_push_telemetry (sd->dev, msg.ts, msg.values, &error)))
 			warn_line (sd, "%s", error->message);
 		break;
 	case TBG_LINE_ATTRIBUTES:

@@ -118,6 +118,18 @@ test_sample_and_claim (void)
 	g_clear_error (&error);
 	g_assert_null (tbg_codec_sample (-5, v, &error));
 	g_clear_error (&error);
+	{
+		gsize len = 0;
+		g_autofree char *t = tbg_codec_sample_text (1483228800000, "{\"t\": 21.50}", 12, &len);
+
+		g_assert_cmpstr (t, ==, "{\"ts\":1483228800000,\"values\":{\"t\": 21.50}}");
+		g_assert_cmpuint (len, ==, strlen (t));
+	}
+	{
+		g_autofree char *t = tbg_codec_sample_text (0, "{\"a\":1}", 7, NULL);
+
+		g_assert_cmpstr (t, ==, "{\"ts\":0,\"values\":{\"a\":1}}");
+	}
 	g_assert_null (tbg_codec_claim_entry ("\xc3", 0, &error));
 	g_assert_nonnull (error);
 	json_decref (v);

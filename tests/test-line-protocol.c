@@ -126,6 +126,40 @@ assert_values (json_t *actual, const char *expected)
 	json_decref (e);
 }
 
+/* A plain values object with no nulls is handed on as written (its text
+ * within the line, surrounding blanks trimmed); every other form is not. */
+static void
+test_values_text (void)
+{
+	const char *line = " \t{\"t\": 21.50, \"n\":1E2,\"s\":\"\\u00e9\"}  ";
+	const char * const not_text[] = {
+		"{\"t\":1,\"gone\":null}",
+		"{\"ts\":1700000000000,\"values\":{\"t\":1}}",
+		"{\"attributes\":{\"fw\":\"1.2\"}}",
+		"{\"id\":1,\"result\":2}",
+	};
+	const char *written = "{\"t\": 21.50, \"n\":1E2,\"s\":\"\\u00e9\"}";
+	TbgLineMessage m;
+
+	parse_ok (TBG_LINE_FORMAT_JSON, line, &m);
+	g_assert_cmpint (m.kind, ==, TBG_LINE_TELEMETRY);
+	g_assert_true (m.values_text == line + 2);
+	g_assert_cmpmem (m.values_text, m.values_len, written, strlen (written));
+	assert_values (m.values, "{\"t\":21.5,\"n\":100.0,\"s\":\"\u00e9\"}");
+	tbg_line_message_clear (&m);
+	g_assert_null (m.values_text);
+	g_assert_cmpuint (m.values_len, ==, 0);
+
+	for (gsize i = 0; i < G_N_ELEMENTS (not_text); i++) {
+		parse_ok (TBG_LINE_FORMAT_JSON, not_text[i], &m);
+		g_assert_null (m.values_text);
+		tbg_line_message_clear (&m);
+	}
+	parse_ok (TBG_LINE_FORMAT_PLOTTER, "t:1 h:2", &m);
+	g_assert_null (m.values_text);
+	tbg_line_message_clear (&m);
+}
+
 static void
 test_json_lines (void)
 {
@@ -297,6 +331,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/line/framer/limits", test_framer_limits);
 	g_test_add_func ("/line/framer/reset", test_framer_reset);
 	g_test_add_func ("/line/json", test_json_lines);
+	g_test_add_func ("/line/json/values-as-written", test_values_text);
 	g_test_add_func ("/line/plotter", test_plotter_lines);
 	g_test_add_func ("/line/long-line-quote", test_long_line_quote_bounded);
 	g_test_add_func ("/line/encoders", test_encoders);

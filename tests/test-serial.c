@@ -285,6 +285,39 @@ test_garbage (Fixture *f, gconstpointer data)
 	pty_free (p);
 }
 
+/* A device's own JSON is forwarded as it wrote it (21.50 stays 21.50);
+ * a line with null members is re-encoded without them. */
+static void
+test_values_as_written (Fixture *f, gconstpointer data)
+{
+	Pty *p = pty_new ();
+	g_autofree char *sys = NULL;
+	GString *seen = g_string_new (NULL);
+	guint got = 0;
+
+	start_gateway (f, NULL);
+	sys = add_tty (f, "ttyUSB7", p, "Boiler", TRUE);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	pty_print (p, "  {\"t\": 21.50, \"n\":1E2}\r\n{\"t\":1,\"gone\":null}\n");
+	while (got < 2) {
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
+		json_t *root = json_loads (m->payload, 0, NULL);
+		json_t *samples = json_object_get (root, "Boiler");
+
+		g_assert_nonnull (root);
+		g_string_append (seen, m->payload);
+		for (gsize i = 0; i < json_array_size (samples); i++, got++)
+			assert_json (json_object_get (json_array_get (samples, i), "values"),
+			             got == 0 ? "{\"t\":21.5,\"n\":100.0}" : "{\"t\":1}");
+		json_decref (root);
+	}
+	g_assert_cmpuint (got, ==, 2);
+	g_assert_nonnull (strstr (seen->str, "\"values\":{\"t\": 21.50, \"n\":1E2}}"));
+	g_assert_null (strstr (seen->str, "gone"));
+	g_string_free (seen, TRUE);
+	pty_free (p);
+}
+
 static void
 test_burst (Fixture *f, gconstpointer data)
 {
@@ -462,6 +495,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/serial/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("plug-data-rpc", test_plug_data_rpc);
 	ADD ("garbage", test_garbage);
+	ADD ("values-as-written", test_values_as_written);
 	ADD ("burst", test_burst);
 	ADD ("unplug-replug", test_unplug_replug);
 	ADD ("two-ports-concurrent-rpc", test_two_ports_concurrent_rpc);

@@ -21,6 +21,14 @@ line_cb (const char *line, gsize len, TbgLineStatus status, gpointer user_data)
 			g_clear_error (&error);
 		} else if (m.kind == TBG_LINE_TELEMETRY && json_object_size (m.values) == 0) {
 			__builtin_trap ();   /* never empty telemetry */
+		} else if (m.values_text != NULL) {
+			/* text forwarded as written must say exactly what was parsed */
+			json_t *again = json_loadb (m.values_text, m.values_len, 0, NULL);
+
+			if (again == NULL || !json_equal (again, m.values) || m.values_text < line ||
+			    m.values_text + m.values_len > line + len)
+				__builtin_trap ();
+			json_decref (again);
 		}
 		tbg_line_message_clear (&m);
 	}
