@@ -181,18 +181,20 @@ tbg_codec_attribute_request_combined (gint64 id, const char *device,
 static void
 append_sample_head (GString *s, gint64 ts_ms)
 {
+	static const char tail[] = ",\"values\":";
+	char head[6 + 20 + sizeof tail] = "{\"ts\":";
 	char digits[20];
-	int n = 0;
+	gsize n = 0, len = 6;
 	guint64 v = (guint64) ts_ms;
 
-	g_string_append_len (s, "{\"ts\":", 6);
 	do {
 		digits[n++] = (char) ('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
 	while (n > 0)
-		g_string_append_c (s, digits[--n]);
-	g_string_append_len (s, ",\"values\":", 10);
+		head[len++] = digits[--n];
+	memcpy (head + len, tail, sizeof tail - 1);
+	g_string_append_len (s, head, len + sizeof tail - 1);
 }
 
 char *
