@@ -74,43 +74,9 @@ teardown (Fixture *f, gconstpointer data)
 	g_free (f->conf);
 }
 
-static json_t *
-telemetry_values (Fixture *f, gint64 *ts)
-{
-	g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
-	json_t *root = json_loads (m->payload, 0, NULL);
-	json_t *sample = json_array_get (json_object_get (root, "Greenhouse"), 0);
-	json_t *values = json_incref (json_object_get (sample, "values"));
-
-	if (ts != NULL)
-		*ts = json_integer_value (json_object_get (sample, "ts"));
-	json_decref (root);
-	return values;
-}
-
-static void
-expect_values (Fixture *f, const char *expected)
-{
-	json_t *v = telemetry_values (f, NULL);
-	char *text = json_dumps (v, JSON_COMPACT);
-	g_autofree char *copy = g_strdup (text);
-
-	free (text);
-	json_decref (v);
-	tbg_assert_json_eq (copy, expected);
-}
-
-static void
-rpc (Fixture *f, int id, const char *method, const char *params, const char *expected_data)
-{
-	g_autofree char *req = g_strdup_printf ("{\"device\":\"Greenhouse\",\"data\":{\"id\":%d,"
-	                                        "\"method\":\"%s\",\"params\":%s}}", id, method, params);
-	g_autofree char *resp = g_strdup_printf ("{\"device\":\"Greenhouse\",\"id\":%d,\"data\":%s}",
-	                                         id, expected_data);
-
-	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", req);
-	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", resp, WAIT_MS);
-}
+#define expect_values(f, expected) tbg_test_expect_sample_values ((f)->peer, "Greenhouse", (expected), WAIT_MS)
+#define rpc(f, id, method, params, expected) \
+	tbg_test_gateway_rpc ((f)->peer, "Greenhouse", (id), (method), (params), (expected), WAIT_MS)
 
 static void
 test_state_at_connect_and_rpcs (Fixture *f, gconstpointer data)
@@ -179,7 +145,7 @@ test_input_edges (Fixture *f, gconstpointer data)
 
 	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS));
 	tbg_fake_gpio_drive (5, 1);
-	v = telemetry_values (f, &ts);
+	v = tbg_test_expect_sample (f->peer, "Greenhouse", WAIT_MS, &ts);
 	g_assert_cmpint (json_integer_value (json_object_get (v, "button")), ==, 1);
 	g_assert_cmpint (ts, >=, before);
 	json_decref (v);

@@ -2,6 +2,7 @@
 #include "test-util.h"
 
 #include <signal.h>
+#include <stdlib.h>
 
 void
 tbg_test_stop_daemon (GSubprocess *daemon)
@@ -41,4 +42,49 @@ gboolean
 tbg_test_gateway_link_is_up (gpointer gateway)
 {
 	return tbg_gateway_get_link_up (gateway);
+}
+
+json_t *
+tbg_test_expect_sample (TbgTestPeer *peer, const char *device, guint timeout_ms, gint64 *ts)
+{
+	g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (peer, "v1/gateway/telemetry", timeout_ms);
+	json_t *root = json_loads (m->payload, 0, NULL);
+	json_t *sample = json_array_get (json_object_get (root, device), 0);
+	json_t *values = json_incref (json_object_get (sample, "values"));
+
+	if (values == NULL)
+		g_error ("no sample of “%s” in %s", device, m->payload);
+	if (ts != NULL)
+		*ts = json_integer_value (json_object_get (sample, "ts"));
+	json_decref (root);
+	return values;
+}
+
+void
+tbg_test_expect_sample_values (TbgTestPeer *peer, const char *device, const char *expected_json,
+                               guint timeout_ms)
+{
+	json_t *v = tbg_test_expect_sample (peer, device, timeout_ms, NULL);
+	char *text = json_dumps (v, JSON_COMPACT);
+	g_autofree char *copy = g_strdup (text);
+
+	free (text);
+	json_decref (v);
+	tbg_assert_json_eq (copy, expected_json);
+}
+
+void
+tbg_test_gateway_rpc (TbgTestPeer *peer, const char *device, int id, const char *method,
+                      const char *params, const char *expected_data, guint timeout_ms)
+{
+	json_t *name = json_string (device);
+	char *quoted = json_dumps (name, JSON_ENCODE_ANY);
+	g_autofree char *req = g_strdup_printf ("{\"device\":%s,\"data\":{\"id\":%d,\"method\":\"%s\",\"params\":%s}}",
+	                                        quoted, id, method, params);
+	g_autofree char *resp = g_strdup_printf ("{\"device\":%s,\"id\":%d,\"data\":%s}", quoted, id, expected_data);
+
+	free (quoted);
+	json_decref (name);
+	tbg_test_peer_publish (peer, "v1/gateway/rpc", req);
+	tbg_test_peer_expect_json (peer, "v1/gateway/rpc", resp, timeout_ms);
 }

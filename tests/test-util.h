@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gateway.h"
+#include "test-peer.h"
 
 #include <gio/gio.h>
 
@@ -16,3 +17,15 @@ TbgGateway *tbg_test_gateway_new (const char *conf_path, guint16 port, const cha
                                   GError **error);
 /* For tbg_test_wait_until(). */
 gboolean    tbg_test_gateway_link_is_up (gpointer gateway);
+
+/* Waits for the next v1/gateway/telemetry and returns the values of
+ * @device's first sample in it (a new reference; asserts it is there) and,
+ * if @ts is not NULL, its timestamp. */
+json_t     *tbg_test_expect_sample (TbgTestPeer *peer, const char *device, guint timeout_ms, gint64 *ts);
+/* The same, compared with @expected_json (types included). */
+void        tbg_test_expect_sample_values (TbgTestPeer *peer, const char *device, const char *expected_json,
+                                           guint timeout_ms);
+/* ThingsBoard's side of a device RPC: publishes request @id and expects the
+ * gateway's answer with that id and @expected_data as its data. */
+void        tbg_test_gateway_rpc (TbgTestPeer *peer, const char *device, int id, const char *method,
+                                  const char *params, const char *expected_data, guint timeout_ms);

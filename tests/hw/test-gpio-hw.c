@@ -124,44 +124,9 @@ line_consumer (guint offset, gboolean *output)
 	return consumer;
 }
 
-static json_t *
-telemetry_values (Fixture *f, const char *device, gint64 *ts)
-{
-	g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
-	json_t *root = json_loads (m->payload, 0, NULL);
-	json_t *sample = json_array_get (json_object_get (root, device), 0);
-	json_t *values = json_incref (json_object_get (sample, "values"));
-
-	g_assert_nonnull (values);
-	if (ts != NULL)
-		*ts = json_integer_value (json_object_get (sample, "ts"));
-	json_decref (root);
-	return values;
-}
-
-static void
-expect_values (Fixture *f, const char *expected)
-{
-	json_t *v = telemetry_values (f, "Relays", NULL);
-	char *text = json_dumps (v, JSON_COMPACT);
-	g_autofree char *copy = g_strdup (text);
-
-	free (text);
-	json_decref (v);
-	tbg_assert_json_eq (copy, expected);
-}
-
-static void
-rpc (Fixture *f, int id, const char *method, const char *params, const char *expected_data)
-{
-	g_autofree char *req = g_strdup_printf ("{\"device\":\"Relays\",\"data\":{\"id\":%d,"
-	                                        "\"method\":\"%s\",\"params\":%s}}", id, method, params);
-	g_autofree char *resp = g_strdup_printf ("{\"device\":\"Relays\",\"id\":%d,\"data\":%s}",
-	                                         id, expected_data);
-
-	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", req);
-	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc", resp, WAIT_MS);
-}
+#define expect_values(f, expected) tbg_test_expect_sample_values ((f)->peer, "Relays", (expected), WAIT_MS)
+#define rpc(f, id, method, params, expected) \
+	tbg_test_gateway_rpc ((f)->peer, "Relays", (id), (method), (params), (expected), WAIT_MS)
 
 static int
 gint64_cmp (const gint64 *a, const gint64 *b)
@@ -263,10 +228,10 @@ test_relays_and_button (Fixture *f, gconstpointer data)
 	before = g_get_real_time () / 1000;
 	printf ("TBGW-HW-PRESS\n");
 	fflush (stdout);
-	v = telemetry_values (f, "Relays", &ts_press);
+	v = tbg_test_expect_sample (f->peer, "Relays", WAIT_MS, &ts_press);
 	g_assert_cmpint (json_integer_value (json_object_get (v, "button")), ==, 1);
 	json_decref (v);
-	v = telemetry_values (f, "Relays", &ts_release);
+	v = tbg_test_expect_sample (f->peer, "Relays", WAIT_MS, &ts_release);
 	g_assert_cmpint (json_integer_value (json_object_get (v, "button")), ==, 0);
 	json_decref (v);
 	g_test_message ("button: pressed at +%" G_GINT64_FORMAT " ms, held %" G_GINT64_FORMAT " ms",
