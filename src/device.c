@@ -276,32 +276,31 @@ tbg_device_set_connected (TbgDevice *dev, gboolean connected)
 static json_t *
 without_nulls (json_t *values, GError **error)
 {
-	const char *key;
-	json_t *v;
 	json_t *out;
 
 	if (!json_is_object (values)) {
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("values must be an object"));
 		return NULL;
 	}
-	json_object_foreach (values, key, v) {
-		if (json_is_null (v))
-			break;
-	}
-	/* the common case, no nulls: no copy (this runs for every sample) */
-	if (key == NULL && json_object_size (values) > 0)
-		return json_incref (values);
-	out = json_object ();
-	json_object_foreach (values, key, v) {
-		if (!json_is_null (v))
-			json_object_set (out, key, v);
-	}
+	out = tbg_codec_without_nulls (values);
 	if (json_object_size (out) == 0) {
 		json_decref (out);
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("no values given"));
 		return NULL;
 	}
 	return out;
+}
+
+static gboolean
+can_take_sample (TbgDevice *dev, gint64 ts_ms, GError **error)
+{
+	if (!check_connected (dev, error))
+		return FALSE;
+	if (ts_ms < 0) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("negative timestamp"));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* @ts_ms 0: now, and never the same as the previous stamp */
@@ -332,12 +331,8 @@ tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values, GError 
 	json_t *clean;
 	char *payload;
 
-	if (!check_connected (dev, error))
+	if (!can_take_sample (dev, ts_ms, error))
 		return FALSE;
-	if (ts_ms < 0) {
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("negative timestamp"));
-		return FALSE;
-	}
 	clean = without_nulls (values, error);
 	if (clean == NULL)
 		return FALSE;
@@ -353,12 +348,8 @@ tbg_device_push_telemetry_text (TbgDevice *dev, gint64 ts_ms, const char *values
 	gsize payload_len;
 	char *payload;
 
-	if (!check_connected (dev, error))
+	if (!can_take_sample (dev, ts_ms, error))
 		return FALSE;
-	if (ts_ms < 0) {
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("negative timestamp"));
-		return FALSE;
-	}
 	g_return_val_if_fail (values_json != NULL && len > 0, FALSE);
 	payload = tbg_codec_sample_text (stamp (dev, ts_ms), values_json, len, &payload_len);
 	return enqueue_sample (dev, payload, payload_len, error);

@@ -177,6 +177,27 @@ tbg_codec_attribute_request_combined (gint64 id, const char *device,
 	return finish_object (obj, error);
 }
 
+json_t *
+tbg_codec_without_nulls (json_t *object)
+{
+	const char *key;
+	json_t *v;
+	json_t *out;
+
+	json_object_foreach (object, key, v) {
+		if (json_is_null (v))
+			break;
+	}
+	if (key == NULL)
+		return json_incref (object);
+	out = json_object ();
+	json_object_foreach (object, key, v) {
+		if (!json_is_null (v))
+			json_object_set (out, key, v);
+	}
+	return out;
+}
+
 /* {"ts":N,"values": — without printf, which showed in profiles at one call per sample */
 static void
 append_sample_head (GString *s, gint64 ts_ms)

@@ -61,6 +61,10 @@ char *tbg_codec_attribute_request_combined (gint64 id, const char *device,
                                             const char * const *client_keys,
                                             const char * const *shared_keys,
                                             GError **error);
+/* @object without its null members, which ThingsBoard ignores: a new
+ * reference to @object itself when it has none (the usual case, and one per
+ * sample: no copy), else to a copy without them. */
+json_t *tbg_codec_without_nulls (json_t *object);
 /* One sample of a device's telemetry array: {"ts":…,"values":{…}};
  * @values must be a non-empty object. */
 char *tbg_codec_sample (gint64 ts_ms, json_t *values, GError **error);

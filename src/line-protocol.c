@@ -138,42 +138,11 @@ fail (GError **error, TbgLineError code, const char *line, gsize len, const char
 }
 
 static gboolean
-has_nulls (json_t *obj)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach (obj, key, v) {
-		if (json_is_null (v))
-			return TRUE;
-	}
-	return FALSE;
-}
-
-static json_t *
-object_without_nulls (json_t *obj)
-{
-	json_t *out;
-	const char *key;
-	json_t *v;
-
-	/* the usual case; a copy per sample is measurable */
-	if (!has_nulls (obj))
-		return json_incref (obj);
-	out = json_object ();
-	json_object_foreach (obj, key, v) {
-		if (!json_is_null (v))
-			json_object_set (out, key, v);
-	}
-	return out;
-}
-
-static gboolean
 set_values (TbgLineMessage *out, json_t *obj, const char *line, gsize len, GError **error)
 {
 	if (!json_is_object (obj))
 		return fail (error, TBG_LINE_ERROR_BAD_VALUE, line, len, "values must be an object");
-	out->values = object_without_nulls (obj);
+	out->values = tbg_codec_without_nulls (obj);
 	if (json_object_size (out->values) == 0)
 		return fail (error, TBG_LINE_ERROR_EMPTY, line, len, "no values");
 	return TRUE;

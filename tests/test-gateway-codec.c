@@ -92,6 +92,34 @@ test_attribute_requests (void)
 	}
 }
 
+/* No nulls: the object itself, not a copy; nulls: a copy without them,
+ * the original untouched. */
+static void
+test_without_nulls (void)
+{
+	json_t *plain = j ("{\"a\":1,\"b\":{\"c\":null}}");
+	json_t *holes = j ("{\"a\":null,\"b\":2,\"c\":null}");
+	json_t *only = j ("{\"a\":null}");
+	json_t *out;
+
+	out = tbg_codec_without_nulls (plain);
+	g_assert_true (out == plain);
+	g_assert_cmpint (plain->refcount, ==, 2);
+	json_decref (out);
+	out = tbg_codec_without_nulls (holes);
+	g_assert_true (out != holes);
+	g_assert_cmpuint (json_object_size (out), ==, 1);
+	g_assert_cmpint (json_integer_value (json_object_get (out, "b")), ==, 2);
+	g_assert_cmpuint (json_object_size (holes), ==, 3);
+	json_decref (out);
+	out = tbg_codec_without_nulls (only);
+	g_assert_cmpuint (json_object_size (out), ==, 0);
+	json_decref (out);
+	json_decref (plain);
+	json_decref (holes);
+	json_decref (only);
+}
+
 static void
 test_sample_and_claim (void)
 {
@@ -515,6 +543,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/codec/connect-disconnect", test_connect_disconnect);
 	g_test_add_func ("/codec/rpc-response", test_rpc_response);
 	g_test_add_func ("/codec/attribute-requests", test_attribute_requests);
+	g_test_add_func ("/codec/without-nulls", test_without_nulls);
 	g_test_add_func ("/codec/sample-and-claim", test_sample_and_claim);
 	g_test_add_func ("/codec/pack/telemetry", test_pack_telemetry);
 	g_test_add_func ("/codec/pack/attributes-and-claim", test_pack_attributes_and_claim);
