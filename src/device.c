@@ -366,18 +366,11 @@ tbg_device_push_attributes (TbgDevice *dev, json_t *attributes, GError **error)
 	clean = without_nulls (attributes, error);
 	if (clean == NULL)
 		return FALSE;
-	payload = json_dumps (clean, TBG_JSON_DUMP_FLAGS);
+	payload = tbg_codec_encode (clean, NULL);
 	if (payload == NULL) {
 		json_decref (clean);
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("attributes cannot be encoded"));
 		return FALSE;
-	}
-	/* jansson allocates with malloc; the outbox frees with g_free. */
-	{
-		char *copy = g_strdup (payload);
-
-		free (payload);
-		payload = copy;
 	}
 	if (!_tbg_gateway_enqueue (dev->gateway, TBG_RECORD_ATTRIBUTES, dev->name, payload,
 	                           strlen (payload), error)) {

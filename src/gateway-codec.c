@@ -22,8 +22,8 @@ dump_into (GString *s, json_t *j)
 	return json_dump_callback (j, append_cb, s, DUMP_FLAGS) == 0;
 }
 
-static char *
-dump (json_t *j, GError **error)
+char *
+tbg_codec_encode (json_t *j, GError **error)
 {
 	GString *s = g_string_sized_new (64);
 
@@ -55,7 +55,7 @@ check_name (const char *what, const char *name, GError **error)
 static char *
 finish_object (json_t *obj, GError **error)
 {
-	char *text = dump (obj, error);
+	char *text = tbg_codec_encode (obj, error);
 
 	json_decref (obj);
 	return text;

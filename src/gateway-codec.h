@@ -61,6 +61,10 @@ char *tbg_codec_attribute_request_combined (gint64 id, const char *device,
                                             const char * const *client_keys,
                                             const char * const *shared_keys,
                                             GError **error);
+/* @j as compact JSON text, allocated with g_malloc (json_dumps uses malloc,
+ * the outbox frees with g_free); NULL (or a value jansson cannot encode,
+ * such as a string that is not UTF-8) is an error. */
+char *tbg_codec_encode (json_t *j, GError **error);
 /* @object without its null members, which ThingsBoard ignores: a new
  * reference to @object itself when it has none (the usual case, and one per
  * sample: no copy), else to a copy without them. */

@@ -236,11 +236,13 @@ static void
 enqueue_own (TbgGateway *gw, TbgRecordKind kind, gint64 id, json_t *data)
 {
 	g_autoptr (GError) error = NULL;
-	char *text = json_dumps (data, TBG_JSON_DUMP_FLAGS);
-	char *payload = g_strdup (text);
+	char *payload = tbg_codec_encode (data, &error);
 	TbgRecord *rec;
 
-	free (text);
+	if (payload == NULL) {
+		g_warning (_("Cannot send %s: %s"), tbg_record_kind_to_string (kind), error->message);
+		return;
+	}
 	rec = tbg_record_new (kind, NULL, payload, strlen (payload));
 	rec->id = id;
 	if (!tbg_outbox_append (gw->outbox, rec, &error))
@@ -467,12 +469,16 @@ handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	} else
 		reply = json_pack ("{s:s}", "error", "unknown method");
 	{
-		char *text = json_dumps (reply, TBG_JSON_DUMP_FLAGS);
+		g_autoptr (GError) error = NULL;
+		char *text = tbg_codec_encode (reply, &error);
 		g_autofree char *topic = g_strdup_printf ("%s%" G_GINT64_FORMAT,
 		                                          tbg_record_kind_topic (TBG_RECORD_OWN_RPC_RESPONSE), d->id);
 
-		tbg_uplink_send_reply (gw->uplink, topic, g_strdup (text), strlen (text));
-		free (text);
+		if (text != NULL)
+			tbg_uplink_send_reply (gw->uplink, topic, text, strlen (text));
+		else
+			g_warning (_("Cannot answer the server's RPC %" G_GINT64_FORMAT " (%s): %s"), d->id, method,
+			           error->message);
 	}
 	json_decref (reply);
 }
