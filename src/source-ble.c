@@ -762,12 +762,20 @@ monitor_registered (GObject *obj, GAsyncResult *res, gpointer data)
 	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
 	BleSource *src;
 	g_autoptr (GDBusProxy) adapter = NULL;
+	g_autofree char *remote = NULL;
 
 	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
 	src = data;
 	if (r != NULL)
 		return;   /* Activate() follows */
+	remote = g_dbus_error_get_remote_error (error);
+	/* A registration outlives a power cycle of the adapter: still in place. */
+	if (g_strcmp0 (remote, "org.bluez.Error.AlreadyExists") == 0) {
+		g_debug ("advertisement monitor still registered on %s",
+		         g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)));
+		return;
+	}
 	g_dbus_error_strip_remote_error (error);
 	g_warning (_("BlueZ refused the advertisement monitor on %s (%s); scanning actively instead"),
 	           g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)), error->message);

@@ -255,6 +255,12 @@ handle_register_monitor (FbzAdvertisementMonitorManager1 *i, GDBusMethodInvocati
 	const char *path;
 	GVariant *ifaces;
 
+	/* as bluetoothd: a registration lasts while the adapter object does,
+	 * powered or not, and a second one of the same client is refused */
+	if (fb->monitor_paths->len > 0 && g_strcmp0 (fb->monitor_owner, g_dbus_method_invocation_get_sender (inv)) == 0) {
+		g_dbus_method_invocation_return_dbus_error (inv, "org.bluez.Error.AlreadyExists", "Already Exists");
+		return TRUE;
+	}
 	/* bluetoothd reads the monitors from the client's ObjectManager */
 	g_free (fb->monitor_owner);
 	fb->monitor_owner = g_strdup (g_dbus_method_invocation_get_sender (inv));

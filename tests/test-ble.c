@@ -413,6 +413,29 @@ test_services_later (Fixture *f, gconstpointer data)
 	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
 }
 
+/* Passive scanning survives a power cycle: BlueZ keeps the monitor
+ * registered (registering it again is refused as AlreadyExists), so there is
+ * nothing to redo and no reason to fall back to an active scan. */
+static void
+test_passive_adapter_power (Fixture *f, gconstpointer data)
+{
+	const guint8 p1[] = { 0x40, 0x00, 0x02, 0x02, 0xca, 0x09 };
+	TbgTestMessage *m;
+
+	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	fake_bluez_set_powered (f->bluez, FALSE);
+	tbg_test_run_main_loop_for (200);
+	fake_bluez_set_powered (f->bluez, TRUE);
+	tbg_test_run_main_loop_for (500);
+	g_assert_cmpuint (fake_bluez_discovery_starts (f->bluez), ==, 0);
+	g_assert_false (fake_bluez_discovering (f->bluez));
+	g_assert_cmpstr (fake_bluez_monitors (f->bluez), ==, "or_patterns 0,0x16,d2fc");
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
+	m = expect_telemetry_of (f, "ATC_000002");
+	assert_values (m, "ATC_000002", "{\"temperature\":25.06}");
+	tbg_test_message_free (m);
+}
+
 /* Without BlueZ's monitor API, passive falls back to an active scan. */
 static void
 test_passive_unsupported (Fixture *f, gconstpointer data)
@@ -439,6 +462,7 @@ main (int argc, char **argv)
 #undef ADD
 	g_test_add ("/ble/services-later", Fixture, &services_later, setup, test_services_later, teardown);
 	g_test_add ("/ble/passive-scan", Fixture, &passive, setup, test_passive_scan, teardown);
+	g_test_add ("/ble/passive-adapter-power", Fixture, &passive, setup, test_passive_adapter_power, teardown);
 	g_test_add ("/ble/passive-unsupported", Fixture, &passive_unsupported, setup, test_passive_unsupported,
 	            teardown);
 	return g_test_run ();
