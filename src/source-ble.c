@@ -466,6 +466,8 @@ ensure_gateway_device (BleDevice *bd, GDBusProxy *dev)
 	                                  bd->conf ? bd->conf->type : NULL, address, &error);
 	if (bd->dev == NULL)
 		g_warning (_("BLE device %s: %s"), address, error->message);
+	else
+		tbg_device_set_source_data (bd->dev, bd, NULL);
 	return bd->dev;
 }
 
@@ -626,8 +628,10 @@ ble_device_free (BleDevice *bd)
 	g_clear_handle_id (&bd->retry_id, g_source_remove);
 	g_clear_handle_id (&bd->read_id, g_source_remove);
 	/* the gateway owns it */
-	if (bd->dev != NULL)
+	if (bd->dev != NULL) {
+		tbg_device_set_source_data (bd->dev, NULL, NULL);
 		tbg_gateway_remove_device (bd->src->gw, bd->dev);
+	}
 	g_free (bd->path);
 	g_free (bd);
 }
@@ -1076,25 +1080,10 @@ start_char_call (BleDevice *bd, const char *uuid, TbgGattFormat format, double s
 	return TRUE;
 }
 
-static BleDevice *
-ble_device_of (BleSource *src, TbgDevice *dev)
-{
-	GHashTableIter it;
-	BleDevice *bd;
-
-	g_hash_table_iter_init (&it, src->devices);
-	while (g_hash_table_iter_next (&it, NULL, (gpointer *) &bd)) {
-		if (bd->dev == dev)
-			return bd;
-	}
-	return NULL;
-}
-
 static void
 ble_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
 {
-	BleSource *src = instance;
-	BleDevice *bd = ble_device_of (src, dev);
+	BleDevice *bd = tbg_device_get_source_data (dev);
 	json_t *params = tbg_rpc_get_params (rpc);
 	const char *method = tbg_rpc_get_method (rpc);
 	g_autoptr (GError) error = NULL;
@@ -1158,8 +1147,7 @@ ble_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
 static void
 ble_shared_attributes (gpointer instance, TbgDevice *dev, json_t *changed, const char * const *deleted)
 {
-	BleSource *src = instance;
-	BleDevice *bd = ble_device_of (src, dev);
+	BleDevice *bd = tbg_device_get_source_data (dev);
 	const char *key;
 	json_t *v;
 
