@@ -488,7 +488,6 @@ update_device (BleDevice *bd)
 		g_message (_("BLE device “%s” (%s) connected"), tbg_device_get_name (bd->dev),
 		           bd->path);
 		bd->backoff_s = 0;
-		bd->over_gatt = TRUE;
 		tbg_device_set_connected (bd->dev, TRUE);
 	}
 	if (connected && bd->dev != NULL) {
@@ -571,16 +570,12 @@ handle_service_data (BleDevice *bd, GDBusProxy *dev)
 	gconstpointer bytes;
 	gsize len;
 
-	if (sd == NULL || (!bd->src->bthome && bd->conf == NULL))
+	if (sd == NULL || !g_variant_is_of_type (sd, G_VARIANT_TYPE_VARDICT) ||
+	    (!bd->src->bthome && bd->conf == NULL))
 		return;
-	data = g_variant_lookup_value (sd, BTHOME_UUID, NULL);
-	if (data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARIANT)) {
-		GVariant *inner = g_variant_get_variant (data);
-
-		g_variant_unref (data);
-		data = inner;
-	}
-	if (data == NULL || !g_variant_is_of_type (data, G_VARIANT_TYPE_BYTESTRING))
+	/* a{sv}: the lookup unwraps the variant and checks its type */
+	data = g_variant_lookup_value (sd, BTHOME_UUID, G_VARIANT_TYPE_BYTESTRING);
+	if (data == NULL)
 		return;
 	bytes = g_variant_get_fixed_array (data, &len, 1);
 	if (!tbg_bthome_decode (bytes, len, &p, &error)) {
@@ -653,9 +648,7 @@ device_added (BleSource *src, GDBusProxy *dev)
 	g_hash_table_insert (src->devices, bd->path, bd);
 	if (wanted (src, dev)) {
 		g_message (_("BLE device %s (%s) found; connecting"), address, path);
-		update_device (bd);
-		if (!bool_prop (dev, "Connected"))
-			schedule_connect (bd);
+		update_device (bd);   /* connects it when it is not */
 	}
 	handle_service_data (bd, dev);
 }
@@ -969,7 +962,6 @@ typedef struct {
 	TbgRpc   *rpc;
 	gboolean  read;
 	Mapping   map;   /* format, scale, offset; uuid owned */
-	char     *key;
 } CharCall;
 
 static void
