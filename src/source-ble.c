@@ -841,6 +841,24 @@ adapter_chosen (BleSource *src, GDBusProxy *adapter)
 	       (address != NULL && g_ascii_strcasecmp (address, src->adapter_pref) == 0);
 }
 
+/* The BLE device whose GATT object @path is (…/dev_XX/serviceN/charM). */
+static BleDevice *
+device_owning (BleSource *src, const char *path)
+{
+	g_autofree char *prefix = g_strdup (path);
+	char *slash;
+
+	while ((slash = strrchr (prefix, '/')) != NULL && slash != prefix) {
+		BleDevice *bd;
+
+		*slash = '\0';
+		bd = g_hash_table_lookup (src->devices, prefix);
+		if (bd != NULL)
+			return bd;
+	}
+	return NULL;
+}
+
 static void
 interface_added (BleSource *src, GDBusInterface *iface)
 {
@@ -853,15 +871,10 @@ interface_added (BleSource *src, GDBusInterface *iface)
 		device_added (src, p);
 	else if (g_str_equal (name, IFACE_CHAR)) {
 		/* services of a connected device resolve after the device appears */
-		const char *path = g_dbus_proxy_get_object_path (p);
-		GHashTableIter it;
-		BleDevice *bd;
+		BleDevice *bd = device_owning (src, g_dbus_proxy_get_object_path (p));
 
-		g_hash_table_iter_init (&it, src->devices);
-		while (g_hash_table_iter_next (&it, NULL, (gpointer *) &bd)) {
-			if (g_str_has_prefix (path, bd->path) && path[strlen (bd->path)] == '/')
-				update_device (bd);
-		}
+		if (bd != NULL)
+			update_device (bd);
 	}
 }
 
@@ -900,6 +913,20 @@ has_key (GVariant *dict, const char *key)
 	return v != NULL;
 }
 
+/* Whether a change touches what update_device() looks at; RSSI and
+ * ServiceData change with every advertisement of every device in range. */
+static gboolean
+changes_link_state (GVariant *changed, const char * const *invalidated)
+{
+	static const char * const keys[] = { "Connected", "ServicesResolved", "Paired", "Trusted" };
+
+	for (gsize i = 0; i < G_N_ELEMENTS (keys); i++) {
+		if (has_key (changed, keys[i]) || (invalidated != NULL && g_strv_contains (invalidated, keys[i])))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBusProxy *p,
                        GVariant *changed, const char * const *invalidated, gpointer data)
@@ -917,20 +944,15 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 			handle_service_data (bd, p);
 		if (has_key (changed, "RSSI"))
 			handle_rssi (bd, p);
-		update_device (bd);
+		if (changes_link_state (changed, invalidated))
+			update_device (bd);
 	} else if (g_str_equal (name, IFACE_CHAR)) {
 		g_autoptr (GVariant) value = g_variant_lookup_value (changed, "Value", G_VARIANT_TYPE_BYTESTRING);
 		g_autofree char *uuid = string_prop (p, "UUID");
-		GHashTableIter it;
-		BleDevice *bd;
+		BleDevice *bd = device_owning (src, path);
 
-		if (value == NULL || uuid == NULL)
-			return;
-		g_hash_table_iter_init (&it, src->devices);
-		while (g_hash_table_iter_next (&it, NULL, (gpointer *) &bd)) {
-			if (g_str_has_prefix (path, bd->path) && path[strlen (bd->path)] == '/')
-				push_value (bd, uuid, value);
-		}
+		if (value != NULL && uuid != NULL && bd != NULL)
+			push_value (bd, uuid, value);
 	} else if (g_str_equal (name, IFACE_ADAPTER) &&
 	           (adapter_chosen (src, p) || g_strcmp0 (path, src->scanning_on) == 0)) {
 		start_discovery (src, p);
