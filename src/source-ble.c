@@ -299,6 +299,19 @@ mapping_for (GPtrArray *maps, const char *uuid)
 	return NULL;
 }
 
+/* The mapping of an RPC method or attribute name. */
+static const Mapping *
+mapping_named (GPtrArray *maps, const char *key)
+{
+	for (guint i = 0; maps != NULL && i < maps->len; i++) {
+		const Mapping *m = g_ptr_array_index (maps, i);
+
+		if (g_str_equal (m->key, key))
+			return m;
+	}
+	return NULL;
+}
+
 /* NULL if we have no way to decode this characteristic. */
 static json_t *
 decode_value (BleDevice *bd, const char *uuid, GVariant *value, const char **key, GError **error)
@@ -1101,7 +1114,7 @@ ble_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
 	json_t *params = tbg_rpc_get_params (rpc);
 	const char *method = tbg_rpc_get_method (rpc);
 	g_autoptr (GError) error = NULL;
-	const Mapping *m = NULL;
+	const Mapping *m;
 	g_autofree char *uuid = NULL;
 	TbgGattFormat format = TBG_GATT_HEX;
 	double scale = 1, offset = 0;
@@ -1111,14 +1124,7 @@ ble_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
 		tbg_rpc_reply_error (rpc, "device is gone");
 		return;
 	}
-	if (bd->conf != NULL) {
-		for (guint i = 0; i < bd->conf->rpcs->len && m == NULL; i++) {
-			const Mapping *x = g_ptr_array_index (bd->conf->rpcs, i);
-
-			if (g_str_equal (x->key, method))
-				m = x;
-		}
-	}
+	m = bd->conf != NULL ? mapping_named (bd->conf->rpcs, method) : NULL;
 	if (m != NULL) {
 		/* a mapped method writes its params ({"value": v} or v itself) */
 		uuid = g_strdup (m->uuid);
@@ -1168,15 +1174,9 @@ ble_shared_attributes (gpointer instance, TbgDevice *dev, json_t *changed, const
 	if (bd == NULL || bd->conf == NULL || changed == NULL)
 		return;
 	json_object_foreach (changed, key, v) {
-		const Mapping *m = NULL;
+		const Mapping *m = mapping_named (bd->conf->attributes, key);
 		g_autoptr (GError) error = NULL;
 
-		for (guint i = 0; i < bd->conf->attributes->len && m == NULL; i++) {
-			const Mapping *x = g_ptr_array_index (bd->conf->attributes, i);
-
-			if (g_str_equal (x->key, key))
-				m = x;
-		}
 		if (m != NULL && !start_char_call (bd, m->uuid, m->format, m->scale, m->offset, v, NULL, &error))
 			g_message (_("%s: shared attribute %s not written: %s"), tbg_device_get_name (dev), key,
 			           error->message);
