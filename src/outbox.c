@@ -66,7 +66,7 @@ memory_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 
 	/* What is in flight may still be acknowledged: drop the oldest unsent. */
 	if (tbg_record_window_length (&mo->window) >= mo->max_records &&
-	    tbg_record_window_drop_unsent (&mo->window) != 0)
+	    tbg_record_window_drop_unsent (&mo->window, NULL) != 0)
 		mo->parent.dropped++;
 	rec->seq = ++mo->next_seq;
 	tbg_record_window_push (&mo->window, rec, 0);

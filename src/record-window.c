@@ -114,11 +114,13 @@ tbg_record_window_rewind (TbgRecordWindow *w, void (*forget) (guint64 seq, gpoin
 }
 
 guint64
-tbg_record_window_drop_unsent (TbgRecordWindow *w)
+tbg_record_window_drop_unsent (TbgRecordWindow *w, gboolean *was_oldest)
 {
 	GList *victim = w->first_unsent;
 	guint64 seq;
 
+	if (was_oldest != NULL)
+		*was_oldest = victim != NULL && victim == w->queue.head;
 	if (victim == NULL)
 		return 0;
 	seq = ((Entry *) victim->data)->rec->seq;

@@ -27,5 +27,6 @@ gboolean    tbg_record_window_ack (TbgRecordWindow *w, guint64 seq, guint64 *pop
  * reported to @forget. */
 void        tbg_record_window_rewind (TbgRecordWindow *w, void (*forget) (guint64 seq, gpointer data),
                                       gpointer data);
-/* Removes the oldest unsent record; returns its seq, or 0 if none. */
-guint64     tbg_record_window_drop_unsent (TbgRecordWindow *w);
+/* Removes the oldest unsent record; returns its seq, or 0 if none.
+ * *@was_oldest (may be NULL): nothing older was left in the window. */
+guint64     tbg_record_window_drop_unsent (TbgRecordWindow *w, gboolean *was_oldest);

@@ -313,24 +313,41 @@ first_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
 	return FALSE;
 }
 
+/* Everything up to @seq is acknowledged or gone: one range delete at commit. */
+static void
+done_upto (Spool *sp, guint64 seq)
+{
+	if (seq > sp->acked_upto) {
+		sp->acked_upto = seq;
+		begin (sp);
+	}
+}
+
 /* Full: the oldest record that is not in flight goes. */
 static void
 drop_oldest (Spool *sp)
 {
-	guint64 victim = tbg_record_window_drop_unsent (&sp->window);
+	gboolean oldest = FALSE;
+	guint64 victim = tbg_record_window_drop_unsent (&sp->window, &oldest);
 
-	if (victim != 0) {
-		forget_seq (sp, victim);
-	} else if (sp->db != NULL && sp->db_has_more) {
+	if (victim == 0 && sp->db != NULL && sp->db_has_more) {
 		/* the oldest one behind the window, on disk or about to be */
-		victim = 0;
 		if (!begin (sp) || !flush_staged (sp) || !walk_disk (sp, sp->last_loaded, first_visit, &victim) ||
 		    victim == 0)
 			return;
-		forget_seq (sp, victim);
-	} else {
-		return;
+		/* later walks start behind it */
+		sp->last_loaded = victim;
+		oldest = tbg_record_window_length (&sp->window) == 0;
 	}
+	if (victim == 0)
+		return;
+	/* With nothing older waiting, a drop is as good as an acknowledgement
+	 * for the disk: during an outage at the limit the file would otherwise
+	 * keep every record plus a "gone" row for each one dropped. */
+	if (oldest)
+		done_upto (sp, victim);
+	else
+		forget_seq (sp, victim);
 	sp->count--;
 	sp->parent.dropped++;
 }
@@ -402,11 +419,7 @@ spool_ack (TbgOutbox *ob, guint64 seq)
 
 	if (tbg_record_window_ack (&sp->window, seq, &popped))
 		sp->count--;
-	/* Everything up to the head is acknowledged: one range delete at commit. */
-	if (popped > sp->acked_upto) {
-		sp->acked_upto = popped;
-		begin (sp);
-	}
+	done_upto (sp, popped);
 }
 
 static void

@@ -258,6 +258,57 @@ test_limit_drops_oldest (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
+static gint64
+query (const char *db_path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	gint64 v;
+
+	g_assert_cmpint (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+	g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &st, NULL), ==, SQLITE_OK);
+	g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+	v = sqlite3_column_int64 (st, 0);
+	sqlite3_finalize (st);
+	sqlite3_close (db);
+	return v;
+}
+
+/* An outage at the limit, past the in-memory window: what is dropped leaves
+ * the file too, so the file stays the size of the limit (no "gone" row per
+ * drop, no record kept behind them) and the newest records are the ones kept. */
+static void
+test_limit_during_outage (Fixture *f, gconstpointer data)
+{
+	g_autofree char *db_path = g_build_filename (f->dir, "spool.db", NULL);
+	const guint limit = 5000, n = 12000;
+	TbgOutbox *ob = open_spool (f, limit, 0);
+	guint64 seq;
+
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+		if (i % 1000 == 0)
+			flush_commits ();   /* main loop turns now and then */
+	}
+	flush_commits ();
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, limit);
+	g_assert_cmpuint (ob->dropped, ==, n - limit);
+	g_assert_cmpint (query (db_path, "SELECT count(*) FROM gone"), ==, 0);
+	/* rows still on disk hold the kept records, and at most one batch more */
+	g_assert_cmpint (query (db_path, "SELECT ifnull(sum(last - first + 1), 0) FROM batch"), <=, limit + 2048);
+	tbg_outbox_free (ob);
+	ob = open_spool (f, limit, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, limit);
+	{
+		g_autofree char *first = send_next (ob, &seq);
+
+		g_assert_cmpstr (first, ==, "7000");
+	}
+	tbg_outbox_free (ob);
+}
+
 static void
 test_ttl (Fixture *f, gconstpointer data)
 {
@@ -373,6 +424,7 @@ main (int argc, char **argv)
 	ADD ("sync", test_sync_without_main_loop);
 	ADD ("window-refill-and-rewind", test_window_refill_and_rewind);
 	ADD ("limit-drops-oldest", test_limit_drops_oldest);
+	ADD ("limit-during-outage", test_limit_during_outage);
 	ADD ("ttl", test_ttl);
 	ADD ("corrupt-file", test_corrupt_file);
 	ADD ("unwritable", test_unwritable);
