@@ -32,9 +32,12 @@ typedef struct {
 	sqlite3_stmt  *save_acked;
 	sqlite3_stmt  *select_after;
 	sqlite3_stmt  *select_gone;
-	GByteArray    *staged;      /* records appended since the last flush */
+	GByteArray    *staged;      /* records of the open transaction, written or not:
+	                             * all memory has of them if COMMIT fails */
 	guint64        staged_first;
 	guint64        staged_last;
+	gsize          staged_written;   /* bytes of @staged already in a row */
+	guint64        unwritten_first;  /* the seq at @staged_written */
 	TbgRecordWindow window;     /* the oldest records, in order */
 	gboolean       db_has_more; /* rows beyond the window exist only on disk */
 	guint64        last_loaded; /* highest seq in or behind the window */
@@ -53,6 +56,19 @@ static void finalize_statements (Spool *sp);
 static void window_push (Spool *sp, TbgRecord *rec, gint64 created_ms);
 
 /* ---- transactions ----------------------------------------------------------- */
+
+static void
+clear_staged (Spool *sp)
+{
+	/* a burst's buffer is not kept for the quiet hours after it */
+	if (sp->staged->len > 256 * 1024) {
+		g_byte_array_unref (sp->staged);
+		sp->staged = g_byte_array_new ();
+	} else {
+		g_byte_array_set_size (sp->staged, 0);
+	}
+	sp->staged_written = 0;
+}
 
 /* The database is gone for us: keep forwarding from memory. */
 static void
@@ -73,8 +89,8 @@ degrade (Spool *sp, const char *what)
 	sp->in_txn = FALSE;
 	/* Rows that were only on disk stay there for the next start. */
 	sp->db_has_more = FALSE;
-	/* Records not yet written and not in the window: memory is all they have. */
-	if (sp->staged->len > 0 && sp->staged_first > sp->last_loaded) {
+	/* Records not committed and not in the window: memory is all they have. */
+	if (sp->staged->len > 0 && sp->staged_last > sp->last_loaded) {
 		const guint8 *p = sp->staged->data, *end = p + sp->staged->len;
 		gint64 now = g_get_real_time () / 1000;
 		guint64 seq = sp->staged_first;
@@ -89,7 +105,7 @@ degrade (Spool *sp, const char *what)
 				tbg_record_free (rec);
 		}
 	}
-	g_byte_array_set_size (sp->staged, 0);
+	clear_staged (sp);
 }
 
 static gboolean
@@ -117,25 +133,22 @@ step_done (Spool *sp, sqlite3_stmt *st, const char *what)
 	return TRUE;
 }
 
-/* The staged records become one row (inside the open transaction). */
+/* The staged records not yet written become one row (inside the open
+ * transaction). Not up to next_seq: an early commit in begin() comes after
+ * the newest record took its seq and before it is staged. */
 static gboolean
 flush_staged (Spool *sp)
 {
-	if (sp->db == NULL || sp->staged->len == 0)
+	if (sp->db == NULL || sp->staged->len == sp->staged_written)
 		return sp->db != NULL;
-	sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) sp->staged_first);
+	sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) sp->unwritten_first);
 	sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) sp->staged_last);
 	sqlite3_bind_int64 (sp->insert, 3, g_get_real_time () / 1000);
-	sqlite3_bind_blob (sp->insert, 4, sp->staged->data, (int) sp->staged->len, SQLITE_STATIC);
+	sqlite3_bind_blob (sp->insert, 4, sp->staged->data + sp->staged_written,
+	                   (int) (sp->staged->len - sp->staged_written), SQLITE_STATIC);
 	if (!step_done (sp, sp->insert, _("cannot store messages")))
 		return FALSE;
-	/* a burst's buffer is not kept for the quiet hours after it */
-	if (sp->staged->len > 256 * 1024) {
-		g_byte_array_unref (sp->staged);
-		sp->staged = g_byte_array_new ();
-	} else {
-		g_byte_array_set_size (sp->staged, 0);
-	}
+	sp->staged_written = sp->staged->len;
 	return TRUE;
 }
 
@@ -160,6 +173,7 @@ commit (Spool *sp)
 		degrade (sp, _("cannot commit"));
 		return FALSE;
 	}
+	clear_staged (sp);
 	sp->in_txn = FALSE;
 	sp->txn_ops = 0;
 	return TRUE;
@@ -364,6 +378,8 @@ spool_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
 	if (begin (sp)) {
 		if (sp->staged->len == 0)
 			sp->staged_first = rec->seq;
+		if (sp->staged->len == sp->staged_written)
+			sp->unwritten_first = rec->seq;
 		sp->staged_last = rec->seq;
 		tbg_spool_blob_append (sp->staged, rec);
 	}

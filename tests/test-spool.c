@@ -372,6 +372,49 @@ test_unwritable (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
+/* The database fails at COMMIT while a turn's records reach past the
+ * in-memory window: those held on disk only are kept in memory, none lost. */
+static void
+test_unwritable_past_window (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100000, 0);
+	g_autofree char *wal = g_build_filename (f->dir, "spool.db-wal", NULL);
+	g_autofree char *cmd = g_strdup_printf ("chattr +i '%s' 2>/dev/null", wal);
+	const guint before = 4090, n = 4100;   /* the window holds 4096 */
+	guint64 seq;
+
+	for (guint i = 0; i < before; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+	}
+	flush_commits ();
+	if (system (cmd) != 0) {
+		g_test_skip ("chattr +i is not supported here");
+		tbg_outbox_free (ob);
+		return;
+	}
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	for (guint i = before; i < n; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+	}
+	flush_commits ();
+	g_assert_true (tbg_spool_is_degraded (ob));
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, n);
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *p = send_next (ob, &seq);
+		g_autofree char *want = g_strdup_printf ("%u", i);
+
+		g_assert_cmpstr (p, ==, want);
+		tbg_outbox_ack (ob, seq);
+	}
+	g_assert_null (tbg_outbox_peek_unsent (ob));
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 0);
+	tbg_outbox_free (ob);
+}
+
 /* A spool of the one-row-per-record format is taken over, in order. */
 static void
 test_old_format (Fixture *f, gconstpointer data)
@@ -428,6 +471,7 @@ main (int argc, char **argv)
 	ADD ("ttl", test_ttl);
 	ADD ("corrupt-file", test_corrupt_file);
 	ADD ("unwritable", test_unwritable);
+	ADD ("unwritable-past-window", test_unwritable_past_window);
 #undef ADD
 	return g_test_run ();
 }
