@@ -133,6 +133,21 @@ step_done (Spool *sp, sqlite3_stmt *st, const char *what)
 	return TRUE;
 }
 
+/* One row of "batch": records @first..@last serialized in @data. */
+static gboolean
+insert_batch (Spool *sp, guint64 first, guint64 last, gint64 created, const guint8 *data, gsize len)
+{
+	int rc;
+
+	sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) first);
+	sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) last);
+	sqlite3_bind_int64 (sp->insert, 3, created);
+	sqlite3_bind_blob64 (sp->insert, 4, data, len, SQLITE_STATIC);
+	rc = sqlite3_step (sp->insert);
+	sqlite3_reset (sp->insert);
+	return rc == SQLITE_DONE;
+}
+
 /* The staged records not yet written become one row (inside the open
  * transaction). Not up to next_seq: an early commit in begin() comes after
  * the newest record took its seq and before it is staged. */
@@ -141,13 +156,11 @@ flush_staged (Spool *sp)
 {
 	if (sp->db == NULL || sp->staged->len == sp->staged_written)
 		return sp->db != NULL;
-	sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) sp->unwritten_first);
-	sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) sp->staged_last);
-	sqlite3_bind_int64 (sp->insert, 3, g_get_real_time () / 1000);
-	sqlite3_bind_blob (sp->insert, 4, sp->staged->data + sp->staged_written,
-	                   (int) (sp->staged->len - sp->staged_written), SQLITE_STATIC);
-	if (!step_done (sp, sp->insert, _("cannot store messages")))
+	if (!insert_batch (sp, sp->unwritten_first, sp->staged_last, g_get_real_time () / 1000,
+	                   sp->staged->data + sp->staged_written, sp->staged->len - sp->staged_written)) {
+		degrade (sp, _("cannot store messages"));
 		return FALSE;
+	}
 	sp->staged_written = sp->staged->len;
 	return TRUE;
 }
@@ -540,14 +553,22 @@ migrate_rows (Spool *sp)
 {
 	g_autoptr (GByteArray) blob = g_byte_array_new ();
 	sqlite3_stmt *st = NULL;
-	guint64 first = 0, n = 0;
+	guint64 first, n = 0, in_blob = 0;
 	gboolean ok = TRUE;
 	gint64 created = 0;
 
 	if (sqlite3_prepare_v2 (sp->db, "SELECT kind, device, id, created, payload FROM outbox ORDER BY seq",
 	                        -1, &st, NULL) != SQLITE_OK)
 		return TRUE;   /* no such table */
-	first = (guint64) query_int (sp, "SELECT ifnull(max(last), 0) + ?1 FROM batch", 1, &ok);
+	/* after every seq this file has used, acknowledged ones included */
+	first = (guint64) query_int (sp, "SELECT max(ifnull(max(last), 0), "
+	                                 "ifnull((SELECT value FROM meta WHERE key = 'acked'), 0)) + ?1 FROM batch",
+	                             1, &ok);
+	if (!ok || !exec (sp, "BEGIN")) {
+		sqlite3_finalize (st);
+		return FALSE;
+	}
+	/* rows of at most BATCH_MAX records, as tbgwd writes them */
 	while (ok && sqlite3_step (st) == SQLITE_ROW) {
 		TbgRecord rec = {
 			.kind = (TbgRecordKind) CLAMP (sqlite3_column_int (st, 0), 0, TBG_RECORD_N_KINDS - 1),
@@ -557,21 +578,19 @@ migrate_rows (Spool *sp)
 			.len = sqlite3_column_bytes (st, 4),
 		};
 
-		if (n++ == 0)
+		if (in_blob == 0)
 			created = sqlite3_column_int64 (st, 3);
 		tbg_spool_blob_append (blob, &rec);
+		n++;
+		if (++in_blob == BATCH_MAX) {
+			ok = insert_batch (sp, first + n - in_blob, first + n - 1, created, blob->data, blob->len);
+			g_byte_array_set_size (blob, 0);
+			in_blob = 0;
+		}
 	}
 	sqlite3_finalize (st);
-	if (!ok || !exec (sp, "BEGIN"))
-		return FALSE;
-	if (n > 0) {
-		sqlite3_bind_int64 (sp->insert, 1, (sqlite3_int64) first);
-		sqlite3_bind_int64 (sp->insert, 2, (sqlite3_int64) (first + n - 1));
-		sqlite3_bind_int64 (sp->insert, 3, created);
-		sqlite3_bind_blob (sp->insert, 4, blob->data, (int) blob->len, SQLITE_STATIC);
-		ok = sqlite3_step (sp->insert) == SQLITE_DONE;
-		sqlite3_reset (sp->insert);
-	}
+	if (ok && in_blob > 0)
+		ok = insert_batch (sp, first + n - in_blob, first + n - 1, created, blob->data, blob->len);
 	if (!ok || !exec (sp, "DROP TABLE outbox") || !exec (sp, "COMMIT")) {
 		exec (sp, "ROLLBACK");
 		return FALSE;
