@@ -240,23 +240,11 @@ forget_seq (Spool *sp, guint64 seq)
 	step_done (sp, sp->insert_gone, _("cannot delete a message"));
 }
 
-/* The seqs of @first..@last listed in "gone". */
-static GHashTable *
-gone_between (Spool *sp, guint64 first, guint64 last)
+/* The first seq listed in "gone" from the cursor on, G_MAXUINT64 past the end. */
+static guint64
+next_gone (sqlite3_stmt *gone)
 {
-	GHashTable *gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-	sqlite3_stmt *st = sp->select_gone;
-
-	sqlite3_bind_int64 (st, 1, (sqlite3_int64) first);
-	sqlite3_bind_int64 (st, 2, (sqlite3_int64) last);
-	while (sqlite3_step (st) == SQLITE_ROW) {
-		gint64 *seq = g_new (gint64, 1);
-
-		*seq = sqlite3_column_int64 (st, 0);
-		g_hash_table_add (gone, seq);
-	}
-	sqlite3_reset (st);
-	return gone;
+	return sqlite3_step (gone) == SQLITE_ROW ? (guint64) sqlite3_column_int64 (gone, 0) : G_MAXUINT64;
 }
 
 /* Walks the records on disk after @after (not gone, not acknowledged) in
@@ -266,26 +254,30 @@ walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *re
            gpointer data)
 {
 	sqlite3_stmt *st = sp->select_after;
+	sqlite3_stmt *gone = sp->select_gone;
 	gboolean go_on = TRUE;
 	int rc = SQLITE_DONE;
+	guint64 gone_seq;
 
 	after = MAX (after, sp->acked_upto);
 	sqlite3_bind_int64 (st, 1, (sqlite3_int64) after);
+	/* both in seq order: the gone list is merged in as the rows go by */
+	sqlite3_bind_int64 (gone, 1, (sqlite3_int64) after);
+	gone_seq = next_gone (gone);
 	while (go_on && (rc = sqlite3_step (st)) == SQLITE_ROW) {
 		guint64 seq = sqlite3_column_int64 (st, 0);
 		guint64 last = sqlite3_column_int64 (st, 1);
 		gint64 created = sqlite3_column_int64 (st, 2);
 		const guint8 *p = sqlite3_column_blob (st, 3);
 		const guint8 *end = p + sqlite3_column_bytes (st, 3);
-		g_autoptr (GHashTable) gone = gone_between (sp, seq, last);
 		gboolean bad = FALSE;
 		TbgRecord *rec;
 
 		while (go_on && (rec = tbg_spool_blob_next (&p, end, &bad)) != NULL) {
-			gint64 key = (gint64) seq;
-
 			rec->seq = seq++;
-			if (rec->seq <= after || g_hash_table_contains (gone, &key))
+			while (gone_seq < rec->seq)
+				gone_seq = next_gone (gone);
+			if (rec->seq <= after || rec->seq == gone_seq)
 				tbg_record_free (rec);
 			else
 				go_on = visit (sp, rec, created, data);
@@ -295,6 +287,7 @@ walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *re
 			             " skipped"), sp->path, seq, last);
 	}
 	sqlite3_reset (st);
+	sqlite3_reset (gone);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		degrade (sp, _("cannot read queued messages"));
 		return FALSE;
@@ -624,7 +617,7 @@ open_db (Spool *sp, GError **error)
 	    !prepare (sp, "INSERT OR REPLACE INTO meta VALUES ('acked', ?1)", &sp->save_acked) ||
 	    !prepare (sp, "SELECT first, last, created, records FROM batch WHERE last > ?1 ORDER BY first",
 	              &sp->select_after) ||
-	    !prepare (sp, "SELECT seq FROM gone WHERE seq BETWEEN ?1 AND ?2", &sp->select_gone))
+	    !prepare (sp, "SELECT seq FROM gone WHERE seq > ?1 ORDER BY seq", &sp->select_gone))
 		goto fail;
 	if (!migrate_rows (sp))
 		goto fail;
