@@ -233,21 +233,13 @@ _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
 }
 
 static void
-enqueue_own (TbgGateway *gw, TbgRecordKind kind, gint64 id, json_t *data)
+enqueue_own (TbgGateway *gw, TbgRecordKind kind, json_t *data)
 {
 	g_autoptr (GError) error = NULL;
 	char *payload = tbg_codec_encode (data, &error);
-	TbgRecord *rec;
 
-	if (payload == NULL) {
+	if (payload == NULL || !_tbg_gateway_enqueue (gw, kind, NULL, payload, strlen (payload), &error))
 		g_warning (_("Cannot send %s: %s"), tbg_record_kind_to_string (kind), error->message);
-		return;
-	}
-	rec = tbg_record_new (kind, NULL, payload, strlen (payload));
-	rec->id = id;
-	if (!tbg_outbox_append (gw->outbox, rec, &error))
-		g_warning ("%s", error->message);
-	tbg_uplink_kick (gw->uplink, kind);
 }
 
 static const char *
@@ -331,8 +323,7 @@ device_rpc_replied (TbgRpc *rpc, json_t *data, gpointer user_data)
 		g_warning (_("Cannot answer RPC %" G_GINT64_FORMAT " of “%s”: %s"),
 		           tbg_rpc_get_id (rpc), tbg_rpc_get_device (rpc), error->message);
 	else
-		tbg_uplink_send_reply (gw->uplink, tbg_record_kind_topic (TBG_RECORD_RPC_RESPONSE), payload,
-		                       strlen (payload));
+		tbg_uplink_send_reply (gw->uplink, TBG_TOPIC_RPC, payload, strlen (payload));
 	if (gw->rpcs != NULL)
 		g_hash_table_remove (gw->rpcs, key);
 }
@@ -471,8 +462,7 @@ handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	{
 		g_autoptr (GError) error = NULL;
 		char *text = tbg_codec_encode (reply, &error);
-		g_autofree char *topic = g_strdup_printf ("%s%" G_GINT64_FORMAT,
-		                                          tbg_record_kind_topic (TBG_RECORD_OWN_RPC_RESPONSE), d->id);
+		g_autofree char *topic = g_strdup_printf (TBG_TOPIC_OWN_RPC_RESPONSE_PREFIX "%" G_GINT64_FORMAT, d->id);
 
 		if (text != NULL)
 			tbg_uplink_send_reply (gw->uplink, topic, text, strlen (text));
@@ -836,7 +826,7 @@ tbg_gateway_start (TbgGateway *gw, GError **error)
 	if (!start_sources (gw, error))
 		return FALSE;
 	attrs = json_pack ("{s:s}", "tbgwVersion", PACKAGE_VERSION);
-	enqueue_own (gw, TBG_RECORD_OWN_ATTRIBUTES, 0, attrs);
+	enqueue_own (gw, TBG_RECORD_OWN_ATTRIBUTES, attrs);
 	json_decref (attrs);
 	restart_stats (gw);
 	tbg_mqtt_link_start (gw->link);
