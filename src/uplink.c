@@ -16,6 +16,7 @@ typedef struct {
 	char  *topic;
 	char  *payload;
 	gsize  len;
+	int    mid;   /* once published */
 } Reply;
 
 /* Answers beyond this wait in no queue: the oldest is dropped and logged. */
@@ -34,7 +35,7 @@ struct _TbgUplink {
 	GHashTable        *inflight;   /* mid → GArray of record seqs */
 	GQueue             lane;       /* LaneEntry: session connects, sent first */
 	GQueue             replies;    /* Reply: RPC answers, sent before any record */
-	GHashTable        *replies_inflight;   /* mid → Reply */
+	GQueue             replies_inflight;   /* Reply: published, in that order */
 	TbgPacker         *packers[3];
 	guint              pump_id;
 	gboolean           lingering;  /* pump_id is the linger timer */
@@ -81,7 +82,7 @@ tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
 	up->inflight = g_hash_table_new_full (NULL, NULL, NULL, array_free);
 	g_queue_init (&up->lane);
 	g_queue_init (&up->replies);
-	up->replies_inflight = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) reply_free);
+	g_queue_init (&up->replies_inflight);
 	tbg_uplink_set_limits (up, max_payload, max_inflight);
 	return up;
 }
@@ -109,7 +110,7 @@ tbg_uplink_free (TbgUplink *up)
 		g_source_remove (up->pump_id);
 	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
 	g_queue_clear_full (&up->replies, (GDestroyNotify) reply_free);
-	g_hash_table_unref (up->replies_inflight);
+	g_queue_clear_full (&up->replies_inflight, (GDestroyNotify) reply_free);
 	g_hash_table_unref (up->session);
 	g_hash_table_unref (up->inflight);
 	for (guint i = 0; i < G_N_ELEMENTS (up->packers); i++)
@@ -245,14 +246,12 @@ publish_single (TbgUplink *up, const TbgRecord *rec)
 static gboolean
 publish_reply (TbgUplink *up, Reply *r)
 {
-	int mid = 0;
-
-	if (!publish_mid (up, r->topic, r->payload, r->len, seq_array (), &mid)) {
+	if (!publish_mid (up, r->topic, r->payload, r->len, seq_array (), &r->mid)) {
 		/* first again on the next session */
 		g_queue_push_head (&up->replies, r);
 		return FALSE;
 	}
-	g_hash_table_insert (up->replies_inflight, GINT_TO_POINTER (mid), r);
+	g_queue_push_tail (&up->replies_inflight, r);
 	return TRUE;
 }
 
@@ -369,25 +368,14 @@ tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * co
 	schedule_pump (up, FALSE);
 }
 
-static gint
-mid_compare (gconstpointer a, gconstpointer b)
-{
-	return GPOINTER_TO_INT (a) - GPOINTER_TO_INT (b);
-}
-
 void
 tbg_uplink_session_down (TbgUplink *up)
 {
-	GList *mids = g_list_sort (g_hash_table_get_keys (up->replies_inflight), mid_compare);
+	Reply *r;
 
 	/* answers in flight go out again first, in the order they were sent */
-	for (GList *l = g_list_last (mids); l != NULL; l = l->prev) {
-		Reply *r = g_hash_table_lookup (up->replies_inflight, l->data);
-
-		g_hash_table_steal (up->replies_inflight, l->data);
+	while ((r = g_queue_pop_tail (&up->replies_inflight)) != NULL)
 		g_queue_push_head (&up->replies, r);
-	}
-	g_list_free (mids);
 	up->up = FALSE;
 	g_hash_table_remove_all (up->inflight);
 	g_hash_table_remove_all (up->session);
@@ -411,8 +399,17 @@ tbg_uplink_acked (TbgUplink *up, int mid)
 	for (guint i = 0; i < seqs->len; i++)
 		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
 	up->records_sent += seqs->len;
+	/* answers and session connects carry no record */
+	for (GList *l = seqs->len == 0 ? up->replies_inflight.head : NULL; l != NULL; l = l->next) {
+		Reply *r = l->data;
+
+		if (r->mid == mid) {
+			g_queue_delete_link (&up->replies_inflight, l);
+			reply_free (r);
+			break;
+		}
+	}
 	g_hash_table_remove (up->inflight, GINT_TO_POINTER (mid));
-	g_hash_table_remove (up->replies_inflight, GINT_TO_POINTER (mid));
 	/* a backlog drains at full speed */
 	schedule_pump (up, FALSE);
 }
@@ -439,7 +436,7 @@ tbg_uplink_send_reply (TbgUplink *up, const char *topic, char *payload, gsize le
 guint
 tbg_uplink_pending_replies (TbgUplink *up)
 {
-	return g_queue_get_length (&up->replies) + g_hash_table_size (up->replies_inflight);
+	return g_queue_get_length (&up->replies) + g_queue_get_length (&up->replies_inflight);
 }
 
 void
