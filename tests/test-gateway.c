@@ -8,6 +8,7 @@
 #include "gateway.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <string.h>
 
@@ -81,12 +82,6 @@ static const TbgSource * const test_sources[] = { &test_source, NULL };
 
 /* ---- fixture ------------------------------------------------------------------- */
 
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
-
 static void
 start_gateway (Fixture *f, TbgConfig *cfg)
 {
@@ -102,7 +97,7 @@ start_gateway (Fixture *f, TbgConfig *cfg)
 	g_assert_no_error (error);
 	g_assert_true (tbg_gateway_start (f->gw, &error));
 	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
 	/* The gateway announces its version as its own attribute. */
 	tbg_test_peer_expect_json (f->peer, "v1/devices/me/attributes",
 	                           "{\"tbgwVersion\":\"" PACKAGE_VERSION "\"}", WAIT_MS);
@@ -795,7 +790,7 @@ test_broker_restart (Fixture *f, gconstpointer data)
 	g_assert_false (tbg_gateway_get_link_up (f->gw));
 	tbg_test_broker_restart (f->broker);
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, 10000));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, 10000));
 	/* A new session: the device is connected again before its data. */
 	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect",
 		"{\"device\":\"Device A\",\"type\":\"Sensor A\"}", WAIT_MS);
@@ -841,7 +836,7 @@ test_rpc_answer_before_backlog (Fixture *f, gconstpointer data)
 	tbg_test_run_main_loop_for (200);
 	tbg_test_broker_restart (f->broker);
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, 10000));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, 10000));
 	while (samples < n) {
 		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, NULL, WAIT_MS);
 
@@ -866,7 +861,7 @@ test_reconnect_request (Fixture *f, gconstpointer data)
 {
 	add_connected (f, "Device A", "Sensor A");
 	tbg_gateway_reconnect (f->gw);
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, 10000));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, 10000));
 	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect",
 		"{\"device\":\"Device A\",\"type\":\"Sensor A\"}", WAIT_MS);
 }

@@ -6,6 +6,7 @@
 #include "test-broker.h"
 #include "test-peer.h"
 #include "spool.h"
+#include "test-util.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -60,12 +61,6 @@ collect (TbgTestPeer *peer, const char *device, guint8 *seen, guint n, guint wan
 	return distinct;
 }
 
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
-
 static void
 test_broker_restart_during_feed (void)
 {
@@ -87,7 +82,7 @@ test_broker_restart_during_feed (void)
 	gw = tbg_gateway_new (cfg, test_sources, &error);
 	g_assert_no_error (error);
 	g_assert_true (tbg_gateway_start (gw, &error));
-	g_assert_true (tbg_test_wait_until (link_is_up, gw, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
 	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
 	tbg_device_set_connected (dev, TRUE);
 

@@ -5,6 +5,7 @@
 #include "gateway.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,33 +144,18 @@ assert_json (json_t *actual, const char *expected)
 	tbg_assert_json_eq (copy, expected);
 }
 
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
-
 static void
 start_gateway (Fixture *f, const char *extra_config)
 {
 	g_autoptr (GError) error = NULL;
 	g_autofree char *path = g_build_filename (f->dir, "tbgw.conf", NULL);
-	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
-	                                         "rpc-timeout-ms=400\n%s",
-	                                         tbg_test_broker_port (f->broker),
-	                                         extra_config ? extra_config : "");
+	/* continues the [gateway] group the helper writes */
+	g_autofree char *groups = g_strconcat ("rpc-timeout-ms=400\n", extra_config ? extra_config : "", NULL);
 	const char * const prefixes[] = { "serial", NULL };
-	TbgConfig *cfg;
 
-	g_file_set_contents (path, text, -1, &error);
+	f->gw = tbg_test_gateway_new (path, tbg_test_broker_port (f->broker), groups, prefixes, sources, &error);
 	g_assert_no_error (error);
-	cfg = tbg_config_load (path, prefixes, &error);
-	g_assert_no_error (error);
-	f->gw = tbg_gateway_new (cfg, sources, &error);
-	g_assert_no_error (error);
-	g_assert_true (tbg_gateway_start (f->gw, &error));
-	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (link_is_up, f->gw, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
 	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
 }
 

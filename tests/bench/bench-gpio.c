@@ -6,6 +6,7 @@
 #include "../gpio-fake.h"
 #include "../test-broker.h"
 #include "../test-peer.h"
+#include "../test-util.h"
 
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -14,12 +15,6 @@
 extern const TbgSource tbg_source_gpio;
 void tbg_source_gpio_set_backend (const TbgGpioBackend *b);
 static const TbgSource * const sources[] = { &tbg_source_gpio, NULL };
-
-static gboolean
-link_is_up (gpointer data)
-{
-	return tbg_gateway_get_link_up (data);
-}
 
 static int
 cmp (const void *a, const void *b)
@@ -56,7 +51,7 @@ main (int argc, char **argv)
 	gw = tbg_gateway_new (cfg, sources, &error);
 	g_assert_no_error (error);
 	g_assert_true (tbg_gateway_start (gw, &error));
-	g_assert_true (tbg_test_wait_until (link_is_up, gw, 5000));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, 5000));
 	tbg_test_run_main_loop_for (300);
 	while (tbg_test_peer_pending (peer) > 0)
 		tbg_test_message_free (tbg_test_peer_wait (peer, NULL, 10));
