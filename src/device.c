@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#define LAST_SEEN_INTERVAL_MS 1000
+
 struct _TbgDevice {
 	GObject           parent;
 	TbgGateway       *gateway;     /* NULL once removed */
@@ -16,6 +18,8 @@ struct _TbgDevice {
 	char             *address;
 	gboolean          connected;
 	gint64            last_seen;
+	gint64            last_seen_notified;
+	guint             last_seen_timer;   /* announces a suppressed last-seen */
 	gint64            last_ts;     /* newest timestamp we stamped */
 	json_t           *client_attributes;
 	json_t           *shared_attributes;
@@ -47,6 +51,8 @@ tbg_device_finalize (GObject *object)
 {
 	TbgDevice *dev = TBG_DEVICE (object);
 
+	if (dev->last_seen_timer != 0)
+		g_source_remove (dev->last_seen_timer);
 	if (dev->source_data_destroy != NULL)
 		dev->source_data_destroy (dev->source_data);
 	g_free (dev->name);
@@ -240,10 +246,39 @@ check_connected (TbgDevice *dev, GError **error)
 }
 
 static void
+notify_last_seen (TbgDevice *dev)
+{
+	dev->last_seen_notified = dev->last_seen;
+	g_object_notify_by_pspec (G_OBJECT (dev), props[PROP_LAST_SEEN]);
+}
+
+static gboolean
+last_seen_timer_cb (gpointer data)
+{
+	TbgDevice *dev = data;
+
+	dev->last_seen_timer = 0;
+	if (dev->last_seen != dev->last_seen_notified)
+		notify_last_seen (dev);
+	return G_SOURCE_REMOVE;
+}
+
+/* "last-seen" changes with every sample but is announced at most once a
+ * second: each notification costs a GObject signal emission and, on the
+ * bus, a PropertiesChanged, which a busy sensor would pay per sample. The
+ * newest value is always announced within that second. */
+static void
 touch (TbgDevice *dev)
 {
+	gint64 since;
+
 	dev->last_seen = g_get_real_time () / 1000;
-	g_object_notify_by_pspec (G_OBJECT (dev), props[PROP_LAST_SEEN]);
+	since = dev->last_seen - dev->last_seen_notified;
+	/* since < 0: the clock was set back */
+	if (since >= LAST_SEEN_INTERVAL_MS || since < 0)
+		notify_last_seen (dev);
+	else if (dev->last_seen_timer == 0)
+		dev->last_seen_timer = g_timeout_add (LAST_SEEN_INTERVAL_MS - since, last_seen_timer_cb, dev);
 }
 
 void

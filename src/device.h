@@ -21,7 +21,9 @@ const TbgSource *tbg_device_get_source (TbgDevice *dev);
 /* MAC address, tty path, chip:line, or the D-Bus client's name. */
 const char      *tbg_device_get_address (TbgDevice *dev);
 gboolean         tbg_device_get_connected (TbgDevice *dev);
-/* Milliseconds since the epoch of the last data from the device; 0 = never. */
+/* Milliseconds since the epoch of the last data from the device; 0 = never.
+ * The "last-seen" property is notified at most once a second, and the
+ * newest value always within that second. */
 gint64           tbg_device_get_last_seen (TbgDevice *dev);
 /* Borrowed objects: client attributes pushed and shared attributes received. */
 json_t          *tbg_device_get_client_attributes (TbgDevice *dev);

@@ -21,7 +21,6 @@ typedef struct {
 	TbgDevice             *dev;
 	TbgDbusObjectSkeleton *object;
 	TbgDbusDevice         *iface;
-	gint64                 last_seen_shown;
 	/* The client object that answers this device's RPCs, if any. */
 	char                  *handler_owner;   /* unique bus name */
 	char                  *handler_path;
@@ -126,14 +125,9 @@ on_device_notify (GObject *obj, GParamSpec *pspec, gpointer data)
 	DeviceObject *o = data;
 	const char *prop = g_param_spec_get_name (pspec);
 
+	/* TbgDevice announces last-seen at most once a second */
 	if (g_str_equal (prop, "last-seen")) {
-		gint64 seen = tbg_device_get_last_seen (o->dev);
-
-		/* A busy sensor would make this a PropertiesChanged per sample. */
-		if (seen - o->last_seen_shown < 1000)
-			return;
-		o->last_seen_shown = seen;
-		tbg_dbus_device_set_last_seen (o->iface, seen);
+		tbg_dbus_device_set_last_seen (o->iface, tbg_device_get_last_seen (o->dev));
 	} else if (g_str_equal (prop, "connected")) {
 		tbg_dbus_device_set_connected (o->iface, tbg_device_get_connected (o->dev));
 	} else if (g_str_equal (prop, "attributes")) {
@@ -458,7 +452,6 @@ export_device (DbusSource *src, TbgDevice *dev)
 	o->dev = g_object_ref (dev);
 	o->object = tbg_dbus_object_skeleton_new (path);
 	o->iface = tbg_dbus_device_skeleton_new ();
-	o->last_seen_shown = tbg_device_get_last_seen (dev);
 	sync_properties (o);
 	g_signal_connect (o->iface, "handle-push-telemetry", G_CALLBACK (handle_push_telemetry), o);
 	g_signal_connect (o->iface, "handle-push-telemetry-at", G_CALLBACK (handle_push_telemetry_at), o);

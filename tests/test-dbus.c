@@ -239,6 +239,48 @@ test_data (Fixture *f, gconstpointer data)
 }
 
 static void
+count_last_seen (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                 const char *signal, GVariant *params, gpointer data)
+{
+	g_autoptr (GVariant) changed = g_variant_get_child_value (params, 1);
+	g_autoptr (GVariant) seen = g_variant_lookup_value (changed, "LastSeen", G_VARIANT_TYPE_UINT64);
+
+	if (seen != NULL)
+		(*(guint *) data)++;
+}
+
+/* LastSeen follows a busy device without a PropertiesChanged per sample,
+ * and the newest value is on the bus within a second of the last sample. */
+static void
+test_last_seen (Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = create (f, "Thermo 1", "");
+	g_autoptr (GVariant) seen = NULL;
+	guint changes = 0, sub;
+	gint64 last_push_ms = 0, deadline;
+
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	sub = g_dbus_connection_signal_subscribe (f->conn, NAME, "org.freedesktop.DBus.Properties",
+	                                          "PropertiesChanged", path, IFACE_D,
+	                                          G_DBUS_SIGNAL_FLAGS_NONE, count_last_seen, &changes, NULL);
+	for (guint i = 0; i < 100; i++) {
+		last_push_ms = g_get_real_time () / 1000;
+		call_ok (f, path, IFACE_D, "PushTelemetry", g_variant_new_parsed ("({'t': <%u>},)", i));
+	}
+	deadline = g_get_monotonic_time () + 1500 * 1000;
+	while (g_get_monotonic_time () < deadline) {
+		if (!g_main_context_iteration (NULL, FALSE))
+			g_usleep (1000);
+	}
+	g_dbus_connection_signal_unsubscribe (f->conn, sub);
+	seen = get_prop (f, path, IFACE_D, "LastSeen");
+	g_assert_cmpuint (g_variant_get_uint64 (seen), >=, (guint64) last_push_ms);
+	g_assert_cmpuint (changes, >=, 1);
+	/* 100 samples, a few ms apart: the first, at most one a second after */
+	g_assert_cmpuint (changes, <=, 3);
+}
+
+static void
 request_done (GObject *obj, GAsyncResult *res, gpointer data)
 {
 	*(GVariant **) data = g_dbus_connection_call_finish (G_DBUS_CONNECTION (obj), res, NULL);
@@ -885,6 +927,7 @@ main (int argc, char **argv)
 	ADD ("manager", test_manager);
 	ADD ("device-life", test_device_life);
 	ADD ("data", test_data);
+	ADD ("last-seen", test_last_seen);
 	ADD ("request-attributes", test_request_attributes);
 	ADD ("rpc-and-shared-signals", test_rpc_and_shared_signals);
 	ADD ("rpc-handler", test_rpc_handler);
