@@ -1,11 +1,15 @@
 /* bench-throughput — samples per second end to end, from serial ports
  * (pseudo-terminals) through a real tbgwd to a local mosquitto, counted by a
- * subscriber playing ThingsBoard; tbgwd's CPU time per sample and memory;
- * and a bare libmosquitto publisher sending the same packed payloads as the
- * ceiling this broker allows. Prints one table. Not a test: `make bench`.
+ * subscriber playing ThingsBoard; tbgwd's CPU time per sample and memory.
+ * References: a bare libmosquitto publisher sending the same samples one per
+ * publish, and again pre-packed 100 per publish (what this broker allows at
+ * most); and the idle memory of a bare GIO D-Bus client, with and without a
+ * connected libmosquitto client (bench-floor), the floor of tbgwd's stack.
+ * Everything runs against a private dbus-daemon standing in for the system
+ * bus. Prints one table. Not a test: `make bench`.
  *
- *   bench-throughput [SAMPLES]          (default 400000 per run)
- *   bench-throughput --bare PORT N      (internal: the reference publisher)
+ *   bench-throughput [SAMPLES]            (default 400000 per run)
+ *   bench-throughput --bare PORT N PER    (internal: the reference publisher)
  */
 #include "build-config.h"
 #include "../test-broker.h"
@@ -87,14 +91,14 @@ bare_on_publish (struct mosquitto *m, void *obj, int mid)
 	g_atomic_int_inc (&bare_acked);
 }
 
-/* QoS 1 publishes of the payload tbgwd would send: 100 samples of one
- * device each, at most 20 in flight (what tbgwd uses by default). */
+/* QoS 1 publishes of the payload tbgwd would send for @per samples of one
+ * device, at most 20 in flight (what tbgwd uses by default). */
 static int
-bare_publisher (guint16 port, guint n)
+bare_publisher (guint16 port, guint n, guint per)
 {
 	struct mosquitto *m;
 	GString *payload = g_string_new ("{\"Bench 0\":[");
-	guint per = 100, sent = 0;
+	guint sent = 0;
 
 	for (guint i = 0; i < per; i++)
 		g_string_append_printf (payload, "%s{\"ts\":%" G_GINT64_FORMAT ",\"values\":{\"temp\":%u.5,\"hum\":%u}}",
@@ -130,10 +134,11 @@ wait_for (guint n, gint64 t0)
 }
 
 static Row
-run_bare (const char *self, guint16 port, guint n)
+run_bare (const char *self, guint16 port, guint n, guint per)
 {
-	Row r = { "bare libmosquitto publisher (ceiling)", 0, 0, -1, -1, -1, 0, n };
+	Row r = { NULL, 0, 0, -1, -1, -1, 0, n };
 	g_autofree char *ps = g_strdup_printf ("%u", port), *ns = g_strdup_printf ("%u", n);
+	g_autofree char *pers = g_strdup_printf ("%u", per);
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GSubprocess) p = NULL;
 	GPid pid;
@@ -142,7 +147,9 @@ run_bare (const char *self, guint16 port, guint n)
 
 	g_atomic_int_set (&samples, 0);
 	t0 = g_get_monotonic_time ();
-	p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--bare", ps, ns, NULL);
+	r.label = per == 1 ? g_strdup ("bare libmosquitto, 1 sample per publish")
+	                   : g_strdup_printf ("bare libmosquitto, %u per publish", per);
+	p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--bare", ps, ns, pers, NULL);
 	g_assert_no_error (error);
 	pid = atoi (g_subprocess_get_identifier (p));
 	wait_for (n, t0);
@@ -152,6 +159,34 @@ run_bare (const char *self, guint16 port, guint n)
 	g_subprocess_wait (p, NULL, NULL);
 	r.cpu_us = cpu * 1e6 / MAX (1, g_atomic_int_get (&samples));
 	r.got = g_atomic_int_get (&samples);
+	return r;
+}
+
+/* ---- the stack's floor: idle memory of a GIO D-Bus (+ MQTT) client --------- */
+
+static Row
+run_floor (const char *dir, const char *program, guint16 port, const char *label)
+{
+	Row r = { g_strdup (label), -1, -1, -1, -1, -1, 0, 0 };
+	g_autofree char *path = g_build_filename (dir, program, NULL);
+	g_autofree char *ps = g_strdup_printf ("%u", port);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GSubprocess) p = NULL;
+	GPid pid;
+
+	p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, path, ps, NULL);
+	g_assert_no_error (error);
+	pid = atoi (g_subprocess_get_identifier (p));
+	g_usleep (1000000);
+	r.idle_rss = status_kb (pid, "status", "VmRSS:");
+	r.idle_dirty = status_kb (pid, "smaps_rollup", "Private_Dirty:");
+	r.peak_rss = status_kb (pid, "status", "VmHWM:");
+	g_subprocess_send_signal (p, SIGTERM);
+	g_subprocess_wait (p, NULL, NULL);
+	if (!g_subprocess_get_if_signaled (p)) {
+		g_printerr ("%s exited early\n", path);
+		r.idle_rss = r.idle_dirty = r.peak_rss = -1;
+	}
 	return r;
 }
 
@@ -258,6 +293,15 @@ run_tbgwd (const char *tbgwd, guint16 port, guint devices, guint n, gboolean dur
 }
 
 static void
+print_share (double rate, double of)
+{
+	if (rate < 0 || of <= 0)
+		printf (" %8s", "-");
+	else
+		printf (" %7.0f%%", 100.0 * rate / of);
+}
+
+static void
 print_kb (long kb)
 {
 	if (kb < 0)
@@ -272,14 +316,23 @@ main (int argc, char **argv)
 	guint n;
 	const char *tbgwd = g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd";
 	TbgTestBroker *broker;
+	GTestDBus *bus;
 	struct mosquitto *sub;
-	Row rows[5];
+	Row rows[8];
 	guint nrows = 0;
 	gboolean ok = TRUE;
+	g_autofree char *self = NULL, *dir = NULL;
 
-	if (argc == 4 && g_str_equal (argv[1], "--bare"))
-		return bare_publisher ((guint16) atoi (argv[2]), (guint) atoi (argv[3]));
+	if (argc == 5 && g_str_equal (argv[1], "--bare"))
+		return bare_publisher ((guint16) atoi (argv[2]), (guint) atoi (argv[3]), (guint) atoi (argv[4]));
 	n = argc > 1 ? (guint) atoi (argv[1]) : 400000;
+	self = g_file_read_link ("/proc/self/exe", NULL);
+	dir = g_path_get_dirname (self);
+	/* tbgwd and the floor clients connect to it as they would to the
+	 * system bus on a device: tbgwd owns its name and exports its objects. */
+	bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (bus);
+	g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
 	broker = tbg_test_broker_start ();
 	mosquitto_lib_init ();
 	sub = mosquitto_new (NULL, true, NULL);
@@ -289,30 +342,47 @@ main (int argc, char **argv)
 	mosquitto_loop_start (sub);
 	g_usleep (200000);
 
-	rows[nrows++] = run_bare ("/proc/self/exe", tbg_test_broker_port (broker), n);
+	rows[nrows++] = run_bare (self, tbg_test_broker_port (broker), n, 1);
+	rows[nrows++] = run_bare (self, tbg_test_broker_port (broker), n, 100);
 	rows[nrows++] = run_tbgwd (tbgwd, tbg_test_broker_port (broker), 1, n, TRUE);
 	rows[nrows++] = run_tbgwd (tbgwd, tbg_test_broker_port (broker), 100, n, TRUE);
 	rows[nrows++] = run_tbgwd (tbgwd, tbg_test_broker_port (broker), 1, n, FALSE);
 	rows[nrows++] = run_tbgwd (tbgwd, tbg_test_broker_port (broker), 100, n, FALSE);
+	rows[nrows++] = run_floor (dir, "bench-floor-gio", 0, "floor: GIO D-Bus client");
+	rows[nrows++] = run_floor (dir, "bench-floor-mqtt", tbg_test_broker_port (broker),
+	                           "floor: GIO D-Bus + libmosquitto client");
 
 	printf ("%u samples per run, QoS 1, local mosquitto, counted by a subscriber\n\n", n);
-	printf ("%-40s %10s %8s %9s %9s %9s %9s %9s\n", "publisher", "samples/s", "of ceil.",
-	        "CPU µs/s.", "RSS idle", "RSS peak", "dirty idl", "arrived");
-	printf ("%-40s %10s %8s %9s %9s %9s %9s %9s\n", "", "", "", "", "MiB", "MiB", "MiB", "");
+	printf ("%-40s %10s %8s %8s %9s %9s %9s %9s %9s\n", "publisher", "samples/s", "of bare",
+	        "of packd", "CPU µs/s.", "RSS idle", "RSS peak", "dirty idl", "arrived");
+	printf ("%-40s %10s %8s %8s %9s %9s %9s %9s %9s\n", "", "", "1/publ.", "bare", "", "MiB", "MiB",
+	        "MiB", "");
 	for (guint i = 0; i < nrows; i++) {
-		printf ("%-40s %10.0f %7.0f%% %9.2f", rows[i].label, rows[i].rate,
-		        100.0 * rows[i].rate / rows[0].rate, rows[i].cpu_us);
+		if (rows[i].rate < 0)
+			printf ("%-40s %10s", rows[i].label, "-");
+		else
+			printf ("%-40s %10.0f", rows[i].label, rows[i].rate);
+		print_share (rows[i].rate, rows[0].rate);
+		print_share (rows[i].rate, rows[1].rate);
+		if (rows[i].cpu_us < 0)
+			printf (" %9s", "-");
+		else
+			printf (" %9.2f", rows[i].cpu_us);
 		print_kb (rows[i].idle_rss);
 		print_kb (rows[i].peak_rss);
 		print_kb (rows[i].idle_dirty);
-		printf (" %9u\n", rows[i].got);
-		ok = ok && rows[i].got == rows[i].sent;
-		if (i > 0)
-			g_free ((char *) rows[i].label);
+		if (rows[i].sent == 0)
+			printf (" %9s\n", "-");
+		else
+			printf (" %9u\n", rows[i].got);
+		ok = ok && rows[i].got == rows[i].sent && (rows[i].sent > 0 || rows[i].idle_rss > 0);
+		g_free ((char *) rows[i].label);
 	}
 	mosquitto_disconnect (sub);
 	mosquitto_loop_stop (sub, true);
 	mosquitto_destroy (sub);
 	tbg_test_broker_free (broker);
+	g_test_dbus_down (bus);
+	g_object_unref (bus);
 	return ok ? 0 : 1;
 }
