@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <mosquitto.h>
 #include <pty.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,28 @@ typedef struct {
 	guint       got, sent;
 } Row;
 
+static void
+die_with_parent (gpointer data)
+{
+	prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* A bench stopped half way must not leave a tbgwd behind: it would reopen
+ * the next run's pseudo-terminal (same /dev/pts number) and read half its
+ * samples. */
+static GSubprocess *
+spawn (GSubprocessFlags flags, const char *const *argv)
+{
+	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (flags);
+	g_autoptr (GError) error = NULL;
+	GSubprocess *p;
+
+	g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+	p = g_subprocess_launcher_spawnv (l, argv, &error);
+	g_assert_no_error (error);
+	return p;
+}
+
 /* ---- the reference publisher ----------------------------------------------- */
 
 static volatile gint bare_acked;
@@ -139,7 +162,6 @@ run_bare (const char *self, guint16 port, guint n, guint per)
 	Row r = { NULL, 0, 0, -1, -1, -1, 0, n };
 	g_autofree char *ps = g_strdup_printf ("%u", port), *ns = g_strdup_printf ("%u", n);
 	g_autofree char *pers = g_strdup_printf ("%u", per);
-	g_autoptr (GError) error = NULL;
 	g_autoptr (GSubprocess) p = NULL;
 	GPid pid;
 	gint64 t0;
@@ -149,8 +171,7 @@ run_bare (const char *self, guint16 port, guint n, guint per)
 	t0 = g_get_monotonic_time ();
 	r.label = per == 1 ? g_strdup ("bare libmosquitto, 1 sample per publish")
 	                   : g_strdup_printf ("bare libmosquitto, %u per publish", per);
-	p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--bare", ps, ns, pers, NULL);
-	g_assert_no_error (error);
+	p = spawn (G_SUBPROCESS_FLAGS_NONE, (const char *[]) { self, "--bare", ps, ns, pers, NULL });
 	pid = atoi (g_subprocess_get_identifier (p));
 	wait_for (n, t0);
 	r.rate = g_atomic_int_get (&samples) / ((g_get_monotonic_time () - t0) / 1e6);
@@ -170,12 +191,10 @@ run_floor (const char *dir, const char *program, guint16 port, const char *label
 	Row r = { g_strdup (label), -1, -1, -1, -1, -1, 0, 0 };
 	g_autofree char *path = g_build_filename (dir, program, NULL);
 	g_autofree char *ps = g_strdup_printf ("%u", port);
-	g_autoptr (GError) error = NULL;
 	g_autoptr (GSubprocess) p = NULL;
 	GPid pid;
 
-	p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, path, ps, NULL);
-	g_assert_no_error (error);
+	p = spawn (G_SUBPROCESS_FLAGS_NONE, (const char *[]) { path, ps, NULL });
 	pid = atoi (g_subprocess_get_identifier (p));
 	g_usleep (1000000);
 	r.idle_rss = status_kb (pid, "status", "VmRSS:");
@@ -196,7 +215,6 @@ static Row
 run_tbgwd (const char *tbgwd, guint16 port, guint devices, guint n, gboolean durable)
 {
 	Row r = { NULL, 0, 0, 0, 0, 0, 0, n };
-	g_autoptr (GError) error = NULL;
 	g_autofree char *dir = g_dir_make_tmp ("tbgw-bench-XXXXXX", NULL);
 	g_autofree char *conf = g_build_filename (dir, "tbgw.conf", NULL);
 	GString *text = g_string_new (NULL);
@@ -229,8 +247,7 @@ run_tbgwd (const char *tbgwd, guint16 port, guint devices, guint n, gboolean dur
 	}
 	g_file_set_contents (conf, text->str, -1, NULL);
 	g_atomic_int_set (&samples, 0);
-	proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, tbgwd, "--config", conf, NULL);
-	g_assert_no_error (error);
+	proc = spawn (G_SUBPROCESS_FLAGS_STDERR_SILENCE, (const char *[]) { tbgwd, "--config", conf, NULL });
 	pid = atoi (g_subprocess_get_identifier (proc));
 	g_usleep (1500000 + devices * 5000);   /* connected, ports open, idle */
 	r.idle_rss = status_kb (pid, "status", "VmRSS:");
