@@ -44,7 +44,7 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
 	g_autofree char *text = NULL;
 	const Variant *v = data;
 	const guint8 temp[] = { 0x08, 0x09 };   /* 2312 → 23.12 °C */

@@ -5,6 +5,7 @@
 #include "build-config.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -151,7 +152,7 @@ static void
 test_loads_and_root_owns (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
 	g_autofree char *conf = g_build_filename (f->dir, "tbgw.conf", NULL);
 	g_autofree char *text = NULL;
 

@@ -118,9 +118,13 @@ setup (Fixture *f, gconstpointer data)
 	                        "stats-interval-s=0\nrpc-timeout-ms=500\nattribute-request-timeout-ms=500\n",
 	                        tbg_test_broker_port (f->broker));
 	g_file_set_contents (f->conf, text, -1, NULL);
-	f->daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error,
-	                              g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
-	                              "--session", "--config", f->conf, NULL);
+	{
+		g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+
+		f->daemon = g_subprocess_launcher_spawn (l, &error,
+		                                         g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
+		                                         "--session", "--config", f->conf, NULL);
+	}
 	g_assert_no_error (error);
 	g_assert_true (tbg_test_wait_until (name_owned, f, WAIT_MS));
 	g_assert_true (tbg_test_wait_until (link_connected, f, WAIT_MS));

@@ -135,9 +135,10 @@ static GSubprocess *
 spawn_tbgwd (const char *conf)
 {
 	g_autoptr (GError) error = NULL;
-	GSubprocess *p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-	                                   g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
-	                                   "--config", conf, NULL);
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+	GSubprocess *p = g_subprocess_launcher_spawn (l, &error,
+	                                              g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
+	                                              "--config", conf, NULL);
 
 	g_assert_no_error (error);
 	return p;

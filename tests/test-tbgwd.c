@@ -3,6 +3,7 @@
 #include "build-config.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "test-util.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -51,7 +52,7 @@ static void
 daemon_spawn (Daemon *d, const char * const *extra)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
 	g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
 	g_ptr_array_add (argv, (gpointer) tbgwd_path ());

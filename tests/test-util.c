@@ -3,6 +3,22 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+
+static void
+die_with_test (gpointer data)
+{
+	prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+GSubprocessLauncher *
+tbg_test_launcher_new (GSubprocessFlags flags)
+{
+	GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
+
+	g_subprocess_launcher_set_child_setup (l, die_with_test, NULL, NULL);
+	return l;
+}
 
 void
 tbg_test_stop_daemon (GSubprocess *daemon)

@@ -6,6 +6,11 @@
 
 #include <gio/gio.h>
 
+/* A launcher whose children get SIGTERM when the test dies: a test that
+ * aborts must not leave a tbgwd behind to reopen the next test's
+ * pseudo-terminals or take its MQTT client id. */
+GSubprocessLauncher *tbg_test_launcher_new (GSubprocessFlags flags);
+
 /* SIGTERM, then asserts that the daemon exited by itself with status 0. */
 void        tbg_test_stop_daemon (GSubprocess *daemon);
 
