@@ -2,6 +2,7 @@
  * format" page; an object's size comes only from this table, so decoding
  * stops at the first id it does not list. */
 #include "bthome.h"
+#include "byte-order.h"
 
 #include <math.h>
 #include <string.h>
@@ -111,18 +112,6 @@ lookup (guint8 id)
 	return NULL;
 }
 
-static gint64
-read_le (const guint8 *p, guint size, gboolean is_signed)
-{
-	guint64 v = 0;
-
-	for (guint i = 0; i < size; i++)
-		v |= (guint64) p[i] << (8 * i);
-	if (is_signed && size < 8 && (v & ((guint64) 1 << (8 * size - 1))))
-		v |= ~(guint64) 0 << (8 * size);
-	return (gint64) v;
-}
-
 /* A scaled value as it was meant: 2506 with 2 decimals is 25.06. */
 static json_t *
 number (gint64 raw, gint8 decimals)
@@ -196,7 +185,7 @@ tbg_bthome_decode (const guint8 *data, gsize len, TbgBthomePacket *out, GError *
 			set_unique (out->values, o->key, json_boolean (data[pos + 1] != 0));
 		} else if (o->kind == NUM) {
 			set_unique (out->values, o->key,
-			            number (read_le (data + pos + 1, o->size, o->is_signed), o->decimals));
+			            number (tbg_read_le (data + pos + 1, o->size, o->is_signed), o->decimals));
 		}
 		pos += 1 + o->size;
 	}

@@ -1,5 +1,6 @@
 /* gatt-codec.c — see gatt-codec.h. */
 #include "gatt-codec.h"
+#include "byte-order.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,7 +60,6 @@ tbg_gatt_decode (TbgGattFormat f, double scale, double offset, const guint8 *dat
 	gboolean is_signed;
 	const char *name;
 	guint size = format_size (f, &is_signed, &name);
-	guint64 u = 0;
 
 	if (size != 0 && len != size) {
 		g_set_error (error, TBG_GATT_ERROR, TBG_GATT_ERROR_LENGTH,
@@ -92,8 +92,7 @@ tbg_gatt_decode (TbgGattFormat f, double scale, double offset, const guint8 *dat
 	case TBG_GATT_BOOL:
 		return json_boolean (data[0] != 0);
 	case TBG_GATT_FLOAT32LE: {
-		guint32 bits = (guint32) data[0] | (guint32) data[1] << 8 | (guint32) data[2] << 16 |
-		               (guint32) data[3] << 24;
+		guint32 bits = (guint32) tbg_read_le (data, 4, FALSE);
 		float fl;
 
 		memcpy (&fl, &bits, sizeof fl);
@@ -104,11 +103,7 @@ tbg_gatt_decode (TbgGattFormat f, double scale, double offset, const guint8 *dat
 		return json_real ((double) fl * scale + offset);
 	}
 	default:
-		for (guint i = 0; i < size; i++)
-			u |= (guint64) data[i] << (8 * i);
-		if (is_signed && (u & ((guint64) 1 << (8 * size - 1))))
-			u |= ~(guint64) 0 << (8 * size);
-		return scaled ((gint64) u, TRUE, scale, offset);
+		return scaled (tbg_read_le (data, size, is_signed), TRUE, scale, offset);
 	}
 }
 
