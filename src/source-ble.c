@@ -397,11 +397,10 @@ read_done (GObject *obj, GAsyncResult *res, gpointer data)
 	g_free (rc);
 }
 
+/* Reads those of @chars (from device_characteristics) we have a mapping for. */
 static void
-read_all (BleDevice *bd, gboolean only_unnotified)
+read_listed (BleDevice *bd, GList *chars, gboolean only_unnotified)
 {
-	GList *chars = device_characteristics (bd->src, bd->path);
-
 	for (GList *l = chars; l != NULL; l = l->next) {
 		GDBusProxy *c = l->data;
 		g_autofree char *uuid = string_prop (c, "UUID");
@@ -418,6 +417,14 @@ read_all (BleDevice *bd, gboolean only_unnotified)
 		g_dbus_proxy_call (c, "ReadValue", g_variant_new_parsed ("(@a{sv} {},)"),
 		                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, bd->cancellable, read_done, rc);
 	}
+}
+
+static void
+read_all (BleDevice *bd, gboolean only_unnotified)
+{
+	GList *chars = device_characteristics (bd->src, bd->path);
+
+	read_listed (bd, chars, only_unnotified);
 	g_list_free_full (chars, g_object_unref);
 }
 
@@ -457,8 +464,8 @@ arm_notifications (BleDevice *bd)
 			g_dbus_proxy_call (c, "StartNotify", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
 			                   bd->cancellable, notify_started, g_strdup (uuid));
 	}
+	read_listed (bd, chars, FALSE);
 	g_list_free_full (chars, g_object_unref);
-	read_all (bd, FALSE);
 	g_clear_handle_id (&bd->read_id, g_source_remove);
 	if (bd->conf != NULL && bd->conf->read_interval_s > 0)
 		bd->read_id = g_timeout_add_seconds (bd->conf->read_interval_s, read_cb, bd);
