@@ -11,6 +11,47 @@ die_with_test (gpointer data)
 	prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
+static GPtrArray *log_lines;
+G_LOCK_DEFINE_STATIC (log_lines);
+
+static GLogWriterOutput
+keep_and_write (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+	G_LOCK (log_lines);
+	for (gsize i = 0; i < n_fields; i++) {
+		if (g_str_equal (fields[i].key, "MESSAGE"))
+			g_ptr_array_add (log_lines, fields[i].length < 0 ? g_strdup (fields[i].value)
+			                                                : g_strndup (fields[i].value, fields[i].length));
+	}
+	G_UNLOCK (log_lines);
+	return g_log_writer_default (level, fields, n_fields, data);
+}
+
+void
+tbg_test_log_capture (void)
+{
+	G_LOCK (log_lines);
+	if (log_lines == NULL) {
+		log_lines = g_ptr_array_new_with_free_func (g_free);
+		g_log_set_writer_func (keep_and_write, NULL, NULL);
+	}
+	g_ptr_array_set_size (log_lines, 0);
+	G_UNLOCK (log_lines);
+}
+
+guint
+tbg_test_log_count (const char *pattern)
+{
+	guint n = 0;
+
+	g_assert_nonnull (log_lines);
+	G_LOCK (log_lines);
+	for (guint i = 0; i < log_lines->len; i++)
+		n += g_pattern_match_simple (pattern, g_ptr_array_index (log_lines, i));
+	G_UNLOCK (log_lines);
+	return n;
+}
+
 GSubprocessLauncher *
 tbg_test_launcher_new (GSubprocessFlags flags)
 {

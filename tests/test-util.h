@@ -11,6 +11,12 @@
  * pseudo-terminals or take its MQTT client id. */
 GSubprocessLauncher *tbg_test_launcher_new (GSubprocessFlags flags);
 
+/* From now on, the messages this process logs are also kept (and any kept
+ * so far forgotten), to check what a person would read. */
+void        tbg_test_log_capture (void);
+/* How many kept messages match the glob @pattern (g_pattern_match_simple). */
+guint       tbg_test_log_count (const char *pattern);
+
 /* SIGTERM, then asserts that the daemon exited by itself with status 0. */
 void        tbg_test_stop_daemon (GSubprocess *daemon);
 
