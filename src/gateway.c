@@ -60,6 +60,14 @@ struct _TbgGateway {
 	guint                    stats_id;
 	TbgGatewayStats          stats;
 	TbgRateLimit             warn_limit;
+	/* what the log says of the queue */
+	gboolean                 was_up;          /* the link has been up before */
+	guint64                  backlog;         /* waiting when the link came back; 0: none */
+	guint64                  backlog_base;    /* records sent + dropped then */
+	gint64                   backlog_since;   /* monotonic µs */
+	guint64                  drops_seen;      /* outbox->dropped accounted for */
+	gint64                   full_logged;     /* monotonic µs of the last "full" line */
+	gint64                   expired_logged;  /* and of the last "expired" line */
 	/* shutdown */
 	GSourceFunc              done;
 	gpointer                 done_data;
@@ -74,6 +82,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (TbgGateway, tbg_gateway, G_TYPE_OBJECT)
 
 static void stop_sources (TbgGateway *gw);
+static void report_drops (TbgGateway *gw, gboolean on_append);
 static gboolean grace_cb (gpointer data);
 
 static void
@@ -220,14 +229,42 @@ tbg_gateway_init (TbgGateway *gw)
 
 /* ---- uplink ------------------------------------------------------------ */
 
+
+/* The queue drops the oldest waiting record when it is full (on append)
+ * and records older than ttl-s (when the uplink reaches them). Said at most
+ * once a minute each, with the running total that the statistics carry. */
+static void
+report_drops (TbgGateway *gw, gboolean on_append)
+{
+	gint64 now = g_get_monotonic_time ();
+	gint64 *last = on_append ? &gw->full_logged : &gw->expired_logged;
+
+	if (*last != 0 && now - *last < 60 * G_USEC_PER_SEC)
+		return;
+	*last = now;
+	if (on_append)
+		g_warning (_("The queue is full ([storage] max-messages=%" G_GUINT64_FORMAT "): dropping "
+		             "the oldest waiting messages, %" G_GUINT64_FORMAT " dropped so far"),
+		           gw->cfg->storage.max_messages, gw->outbox->dropped);
+	else
+		g_warning (_("Dropping queued messages older than [storage] ttl-s=%" G_GUINT64_FORMAT ", %"
+		             G_GUINT64_FORMAT " dropped so far"), gw->cfg->storage.ttl_s, gw->outbox->dropped);
+}
+
 gboolean
 _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
                       char *payload, gsize len, GError **error)
 {
 	TbgRecord *rec = tbg_record_new (kind, device, payload, len);
+	guint64 dropped = gw->outbox->dropped;
 
+	if (dropped != gw->drops_seen)
+		report_drops (gw, FALSE);   /* expired since we last looked */
 	if (!tbg_outbox_append (gw->outbox, rec, error))
 		return FALSE;
+	if (gw->outbox->dropped != dropped)
+		report_drops (gw, TRUE);
+	gw->drops_seen = gw->outbox->dropped;
 	tbg_uplink_kick (gw->uplink, kind);
 	return TRUE;
 }
@@ -250,12 +287,56 @@ device_profile (const char *name, gpointer user_data)
 	return dev ? tbg_device_get_profile (dev) : NULL;
 }
 
+/* Records acknowledged or given up on so far. */
+static guint64
+records_done (TbgGateway *gw)
+{
+	return tbg_uplink_records_sent (gw->uplink) + tbg_uplink_records_dropped (gw->uplink) +
+	       gw->outbox->dropped;
+}
+
+/* After an outage: how much waited, and when it has all gone out. (After a
+ * restart the spool says what it found.) */
+static void
+report_backlog_start (TbgGateway *gw)
+{
+	guint64 waiting = tbg_outbox_length (gw->outbox);
+
+	gw->backlog = 0;
+	if (!gw->was_up || waiting == 0) {
+		gw->was_up = TRUE;
+		return;
+	}
+	g_message (_("%" G_GUINT64_FORMAT " messages queued while disconnected go out first"), waiting);
+	gw->backlog = waiting;
+	gw->backlog_base = records_done (gw);
+	gw->backlog_since = g_get_monotonic_time ();
+}
+
+static void
+report_backlog_progress (TbgGateway *gw)
+{
+	gint64 ms;
+
+	if (gw->backlog == 0 || records_done (gw) - gw->backlog_base < gw->backlog)
+		return;
+	ms = (g_get_monotonic_time () - gw->backlog_since) / 1000;
+	if (ms < 1000)
+		g_message (_("The %" G_GUINT64_FORMAT " queued messages were sent in %d ms"), gw->backlog, (int) ms);
+	else
+		g_message (_("The %" G_GUINT64_FORMAT " queued messages were sent in %.1f s"), gw->backlog,
+		           ms / 1000.0);
+	gw->backlog = 0;
+}
+
 static void
 link_up (gpointer user_data)
 {
 	TbgGateway *gw = user_data;
 	g_autoptr (GPtrArray) names = g_ptr_array_new ();
 	g_autoptr (GPtrArray) types = g_ptr_array_new ();
+
+	report_backlog_start (gw);
 
 	for (guint i = 0; i < gw->devices->len; i++) {
 		TbgDevice *dev = g_ptr_array_index (gw->devices, i);
@@ -294,6 +375,10 @@ link_acked (int mid, gpointer user_data)
 	TbgGateway *gw = user_data;
 
 	tbg_uplink_acked (gw->uplink, mid);
+	if (gw->outbox->dropped != gw->drops_seen)
+		report_drops (gw, FALSE);
+	gw->drops_seen = gw->outbox->dropped;
+	report_backlog_progress (gw);
 	/* We are inside libmosquitto here: it must not be torn down before
 	 * this call returns. */
 	if (gw->done != NULL && pending (gw) == 0 && gw->grace_id != 0) {

@@ -61,6 +61,142 @@ collect (TbgTestPeer *peer, const char *device, guint8 *seen, guint n, guint wan
 	return distinct;
 }
 
+static gboolean
+backlog_sent_logged (gpointer data)
+{
+	return tbg_test_log_count ("The * queued messages were sent in *") == 1;
+}
+
+static gboolean
+link_is_down (gpointer gw)
+{
+	return !tbg_test_gateway_link_is_up (gw);
+}
+
+/* A queue that fills during an outage drops the oldest, says so once (not
+ * once per message), counts it, and sends the rest when the broker is back. */
+static void
+test_queue_full (void)
+{
+	g_autoptr (GError) error = NULL;
+	TbgTestBroker *broker = tbg_test_broker_start ();
+	TbgTestPeer *peer;
+	TbgConfig *cfg = tbg_config_new_default ();
+	const guint n = 25, limit = 10;
+	guint8 seen[25] = { 0 };
+	guint dups = 0;
+	TbgGatewayStats stats;
+	TbgGateway *gw;
+	TbgDevice *dev;
+
+	tbg_test_log_capture ();
+	cfg->server.port = tbg_test_broker_port (broker);
+	cfg->gateway.stats_interval_s = 0;
+	g_clear_pointer (&cfg->storage.path, g_free);   /* memory; the spool drops the same way */
+	cfg->storage.max_messages = limit;
+	gw = tbg_gateway_new (cfg, test_sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (gw, &error));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
+	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
+	tbg_device_set_connected (dev, TRUE);
+	tbg_test_run_main_loop_for (200);   /* the connect is acknowledged */
+
+	tbg_test_broker_stop (broker);
+	g_assert_true (tbg_test_wait_until (link_is_down, gw, WAIT_MS));
+	for (guint i = 0; i < n; i++) {
+		json_t *v = json_pack ("{s:i}", "n", (int) i);
+
+		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
+		json_decref (v);
+	}
+	tbg_gateway_get_stats (gw, &stats);
+	g_assert_cmpuint (stats.records_dropped, ==, n - limit);
+	g_assert_cmpuint (tbg_test_log_count ("The queue is full ([storage] max-messages=10): dropping the "
+	                                      "oldest waiting messages, 1 dropped so far"), ==, 1);
+	g_assert_cmpuint (tbg_test_log_count ("The queue is full*"), ==, 1);
+
+	tbg_test_broker_restart (broker);
+	peer = tbg_test_peer_new (tbg_test_broker_port (broker));
+	g_assert_cmpuint (collect (peer, "Feed", seen, n, n, &dups, 3000), ==, limit);
+	for (guint i = 0; i < n; i++)
+		g_assert_cmpuint (seen[i], ==, i < n - limit ? 0 : 1);
+	g_assert_cmpuint (tbg_test_log_count ("10 messages queued while disconnected go out first"), ==, 1);
+	g_assert_true (tbg_test_wait_until (backlog_sent_logged, NULL, WAIT_MS));
+	g_object_unref (gw);
+	tbg_test_peer_free (peer);
+	tbg_test_broker_free (broker);
+}
+
+static void
+remove_spool_dir (const char *dir)
+{
+	static const char * const files[] = { "spool.db", "spool.db-wal", "spool.db-shm", NULL };
+
+	for (guint i = 0; files[i] != NULL; i++) {
+		g_autofree char *path = g_build_filename (dir, files[i], NULL);
+
+		g_unlink (path);
+	}
+	g_rmdir (dir);
+}
+
+static gboolean
+expiry_logged (gpointer data)
+{
+	return tbg_test_log_count ("Dropping queued messages older than [storage] ttl-s=1, 5 dropped so far") == 1;
+}
+
+/* What waits longer than ttl-s is dropped when the link is back, counted,
+ * and said once. */
+static void
+test_queue_expired (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-ttl-XXXXXX", NULL);
+	TbgTestBroker *broker = tbg_test_broker_start ();
+	TbgTestPeer *peer;
+	TbgConfig *cfg = tbg_config_new_default ();
+	TbgGatewayStats stats;
+	TbgGateway *gw;
+	TbgDevice *dev;
+
+	tbg_test_log_capture ();
+	cfg->server.port = tbg_test_broker_port (broker);
+	cfg->gateway.stats_interval_s = 0;
+	g_free (cfg->storage.path);
+	cfg->storage.path = g_strdup (dir);
+	cfg->storage.ttl_s = 1;
+	gw = tbg_gateway_new (cfg, test_sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (gw, &error));
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
+	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
+	tbg_device_set_connected (dev, TRUE);
+	tbg_test_run_main_loop_for (200);
+
+	tbg_test_broker_stop (broker);
+	g_assert_true (tbg_test_wait_until (link_is_down, gw, WAIT_MS));
+	for (guint i = 0; i < 5; i++) {
+		json_t *v = json_pack ("{s:i}", "n", (int) i);
+
+		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
+		json_decref (v);
+	}
+	tbg_test_run_main_loop_for (1500);
+	tbg_test_broker_restart (broker);
+	peer = tbg_test_peer_new (tbg_test_broker_port (broker));
+	g_assert_true (tbg_test_wait_until (expiry_logged, NULL, WAIT_MS));
+	tbg_test_peer_assert_quiet (peer, "v1/gateway/telemetry", 300);
+	tbg_gateway_get_stats (gw, &stats);
+	g_assert_cmpuint (stats.records_dropped, ==, 5);
+	g_assert_cmpuint (tbg_test_log_count ("The queue is full*"), ==, 0);
+	g_object_unref (gw);
+	tbg_test_peer_free (peer);
+	tbg_test_broker_free (broker);
+	remove_spool_dir (dir);
+}
+
 static void
 test_broker_restart_during_feed (void)
 {
@@ -75,6 +211,7 @@ test_broker_restart_during_feed (void)
 	TbgGateway *gw;
 	TbgDevice *dev;
 
+	tbg_test_log_capture ();
 	cfg->server.port = tbg_test_broker_port (broker);
 	cfg->gateway.stats_interval_s = 0;
 	g_free (cfg->storage.path);
@@ -115,20 +252,14 @@ test_broker_restart_during_feed (void)
 			g_error ("sample %u was lost", i);
 	}
 	g_assert_cmpuint (distinct, ==, n);
+	/* and the log says what happened after the outage */
+	g_assert_cmpuint (tbg_test_log_count ("* messages queued while disconnected go out first"), ==, 1);
+	g_assert_true (tbg_test_wait_until (backlog_sent_logged, NULL, WAIT_MS));
 	g_object_unref (gw);
 	tbg_test_peer_free (peer);
 	tbg_test_broker_free (broker);
 	g_free (seen);
-	{
-		g_autofree char *db = g_build_filename (dir, "spool.db", NULL);
-		g_autofree char *wal = g_strconcat (db, "-wal", NULL);
-		g_autofree char *shm = g_strconcat (db, "-shm", NULL);
-
-		g_unlink (db);
-		g_unlink (wal);
-		g_unlink (shm);
-		g_rmdir (dir);
-	}
+	remove_spool_dir (dir);
 }
 
 static GSubprocess *
@@ -203,17 +334,9 @@ test_sigkill_loses_nothing (void)
 	close (master);
 	g_string_free (lines, TRUE);
 	g_free (seen);
-	{
-		g_autofree char *wal = g_strconcat (db, "-wal", NULL);
-		g_autofree char *shm = g_strconcat (db, "-shm", NULL);
-
-		g_unlink (db);
-		g_unlink (wal);
-		g_unlink (shm);
-		g_unlink (conf);
-		g_unlink (link);
-		g_rmdir (dir);
-	}
+	g_unlink (conf);
+	g_unlink (link);
+	remove_spool_dir (dir);
 }
 
 int
@@ -223,5 +346,7 @@ main (int argc, char **argv)
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 	g_test_add_func ("/reliability/broker-restart-during-feed", test_broker_restart_during_feed);
 	g_test_add_func ("/reliability/sigkill-loses-nothing", test_sigkill_loses_nothing);
+	g_test_add_func ("/reliability/queue-full", test_queue_full);
+	g_test_add_func ("/reliability/queue-expired", test_queue_expired);
 	return g_test_run ();
 }
