@@ -73,12 +73,44 @@ link_is_down (gpointer gw)
 	return !tbg_test_gateway_link_is_up (gw);
 }
 
+/* A gateway on @broker with @cfg (its port and quiet statistics set here),
+ * link up, with one connected device "Feed" in *@feed. */
+static TbgGateway *
+start_feed_gateway (TbgTestBroker *broker, TbgConfig *cfg, TbgDevice **feed)
+{
+	g_autoptr (GError) error = NULL;
+	TbgGateway *gw;
+
+	cfg->server.port = tbg_test_broker_port (broker);
+	cfg->gateway.stats_interval_s = 0;
+	gw = tbg_gateway_new (cfg, test_sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (gw, &error));
+	g_assert_no_error (error);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
+	*feed = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
+	g_assert_no_error (error);
+	tbg_device_set_connected (*feed, TRUE);
+	return gw;
+}
+
+/* Sample @i of the feed: {"n":i}, stamped 1700000000000 + i. */
+static void
+push_sample (TbgDevice *feed, guint i)
+{
+	g_autoptr (GError) error = NULL;
+	json_t *v = json_pack ("{s:i}", "n", (int) i);
+
+	g_assert_true (tbg_device_push_telemetry (feed, 1700000000000 + i, v, &error));
+	g_assert_no_error (error);
+	json_decref (v);
+}
+
 /* A queue that fills during an outage drops the oldest, says so once (not
  * once per message), counts it, and sends the rest when the broker is back. */
 static void
 test_queue_full (void)
 {
-	g_autoptr (GError) error = NULL;
 	TbgTestBroker *broker = tbg_test_broker_start ();
 	TbgTestPeer *peer;
 	TbgConfig *cfg = tbg_config_new_default ();
@@ -90,26 +122,15 @@ test_queue_full (void)
 	TbgDevice *dev;
 
 	tbg_test_log_capture ();
-	cfg->server.port = tbg_test_broker_port (broker);
-	cfg->gateway.stats_interval_s = 0;
 	g_clear_pointer (&cfg->storage.path, g_free);   /* memory; the spool drops the same way */
 	cfg->storage.max_messages = limit;
-	gw = tbg_gateway_new (cfg, test_sources, &error);
-	g_assert_no_error (error);
-	g_assert_true (tbg_gateway_start (gw, &error));
-	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
-	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
-	tbg_device_set_connected (dev, TRUE);
+	gw = start_feed_gateway (broker, cfg, &dev);
 	tbg_test_run_main_loop_for (200);   /* the connect is acknowledged */
 
 	tbg_test_broker_stop (broker);
 	g_assert_true (tbg_test_wait_until (link_is_down, gw, WAIT_MS));
-	for (guint i = 0; i < n; i++) {
-		json_t *v = json_pack ("{s:i}", "n", (int) i);
-
-		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
-		json_decref (v);
-	}
+	for (guint i = 0; i < n; i++)
+		push_sample (dev, i);
 	tbg_gateway_get_stats (gw, &stats);
 	g_assert_cmpuint (stats.records_dropped, ==, n - limit);
 	g_assert_cmpuint (tbg_test_log_count ("The queue is full ([storage] max-messages=10): dropping the "
@@ -152,7 +173,6 @@ expiry_logged (gpointer data)
 static void
 test_queue_expired (void)
 {
-	g_autoptr (GError) error = NULL;
 	g_autofree char *dir = g_dir_make_tmp ("tbgw-ttl-XXXXXX", NULL);
 	TbgTestBroker *broker = tbg_test_broker_start ();
 	TbgTestPeer *peer;
@@ -162,27 +182,16 @@ test_queue_expired (void)
 	TbgDevice *dev;
 
 	tbg_test_log_capture ();
-	cfg->server.port = tbg_test_broker_port (broker);
-	cfg->gateway.stats_interval_s = 0;
 	g_free (cfg->storage.path);
 	cfg->storage.path = g_strdup (dir);
 	cfg->storage.ttl_s = 1;
-	gw = tbg_gateway_new (cfg, test_sources, &error);
-	g_assert_no_error (error);
-	g_assert_true (tbg_gateway_start (gw, &error));
-	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
-	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
-	tbg_device_set_connected (dev, TRUE);
+	gw = start_feed_gateway (broker, cfg, &dev);
 	tbg_test_run_main_loop_for (200);
 
 	tbg_test_broker_stop (broker);
 	g_assert_true (tbg_test_wait_until (link_is_down, gw, WAIT_MS));
-	for (guint i = 0; i < 5; i++) {
-		json_t *v = json_pack ("{s:i}", "n", (int) i);
-
-		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
-		json_decref (v);
-	}
+	for (guint i = 0; i < 5; i++)
+		push_sample (dev, i);
 	tbg_test_run_main_loop_for (1500);
 	tbg_test_broker_restart (broker);
 	peer = tbg_test_peer_new (tbg_test_broker_port (broker));
@@ -200,7 +209,6 @@ test_queue_expired (void)
 static void
 test_broker_restart_during_feed (void)
 {
-	g_autoptr (GError) error = NULL;
 	g_autofree char *dir = g_dir_make_tmp ("tbgw-rel-XXXXXX", NULL);
 	TbgTestBroker *broker = tbg_test_broker_start ();
 	TbgTestPeer *peer = tbg_test_peer_new (tbg_test_broker_port (broker));
@@ -212,24 +220,14 @@ test_broker_restart_during_feed (void)
 	TbgDevice *dev;
 
 	tbg_test_log_capture ();
-	cfg->server.port = tbg_test_broker_port (broker);
-	cfg->gateway.stats_interval_s = 0;
 	g_free (cfg->storage.path);
 	cfg->storage.path = g_strdup (dir);
-	gw = tbg_gateway_new (cfg, test_sources, &error);
-	g_assert_no_error (error);
-	g_assert_true (tbg_gateway_start (gw, &error));
-	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, gw, WAIT_MS));
-	dev = tbg_gateway_add_device (gw, &test_source, NULL, "Feed", NULL, "", &error);
-	tbg_device_set_connected (dev, TRUE);
+	gw = start_feed_gateway (broker, cfg, &dev);
 
 	/* A steady feed: 3 samples a millisecond for a second, the broker
 	 * gone for a stretch in the middle. */
 	for (guint i = 0; i < n; i++) {
-		json_t *v = json_pack ("{s:i}", "n", (int) i);
-
-		g_assert_true (tbg_device_push_telemetry (dev, 1700000000000 + i, v, &error));
-		json_decref (v);
+		push_sample (dev, i);
 		if (i % 3 == 0)
 			tbg_test_run_main_loop_for (1);
 		if (i == n / 3) {
