@@ -337,23 +337,36 @@ test_corrupt_file (Fixture *f, gconstpointer data)
 	g_assert_nonnull (strstr (error->message, db));
 }
 
+/* Makes the spool's WAL immutable so that its next COMMIT fails (teardown
+ * undoes it), and lets the warning that follows through. FALSE, with the
+ * test skipped, where chattr cannot. */
+static gboolean
+make_wal_immutable (Fixture *f)
+{
+	g_autofree char *wal = g_build_filename (f->dir, "spool.db-wal", NULL);
+	g_autofree char *cmd = g_strdup_printf ("chattr +i '%s' 2>/dev/null", wal);
+
+	if (system (cmd) != 0) {
+		g_test_skip ("chattr +i is not supported here");
+		return FALSE;
+	}
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	return TRUE;
+}
+
 static void
 test_unwritable (Fixture *f, gconstpointer data)
 {
 	TbgOutbox *ob = open_spool (f, 100, 0);
-	g_autofree char *wal = g_build_filename (f->dir, "spool.db-wal", NULL);
-	g_autofree char *cmd = g_strdup_printf ("chattr +i '%s' 2>/dev/null", wal);
 	guint64 seq;
 
 	append (ob, TBG_RECORD_TELEMETRY, "D", "before");
 	flush_commits ();
-	if (system (cmd) != 0) {
-		g_test_skip ("chattr +i is not supported here");
+	if (!make_wal_immutable (f)) {
 		tbg_outbox_free (ob);
 		return;
 	}
 	/* It warns (once) and carries on. */
-	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 	g_assert_false (tbg_spool_is_degraded (ob));
 	append (ob, TBG_RECORD_TELEMETRY, "D", "during");
 	flush_commits ();
@@ -378,8 +391,6 @@ static void
 test_unwritable_past_window (Fixture *f, gconstpointer data)
 {
 	TbgOutbox *ob = open_spool (f, 100000, 0);
-	g_autofree char *wal = g_build_filename (f->dir, "spool.db-wal", NULL);
-	g_autofree char *cmd = g_strdup_printf ("chattr +i '%s' 2>/dev/null", wal);
 	const guint before = 4090, n = 4100;   /* the window holds 4096 */
 	guint64 seq;
 
@@ -389,12 +400,10 @@ test_unwritable_past_window (Fixture *f, gconstpointer data)
 		append (ob, TBG_RECORD_TELEMETRY, "D", p);
 	}
 	flush_commits ();
-	if (system (cmd) != 0) {
-		g_test_skip ("chattr +i is not supported here");
+	if (!make_wal_immutable (f)) {
 		tbg_outbox_free (ob);
 		return;
 	}
-	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 	for (guint i = before; i < n; i++) {
 		g_autofree char *p = g_strdup_printf ("%u", i);
 
