@@ -232,6 +232,23 @@ tbg_test_assert_json_equal (const char *file, int line, const char *actual, cons
 }
 
 void
+tbg_test_assert_json_value (const char *file, int line, json_t *actual, const char *expected)
+{
+	json_t *e = json_loads (expected, JSON_DECODE_ANY, NULL);
+	json_t *a = actual != NULL ? json_incref (actual) : json_null ();
+
+	if (e == NULL)
+		g_error ("%s:%d: expected text is not JSON: %s", file, line, expected);
+	if (!json_equal (a, e)) {
+		char *text = json_dumps (a, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		g_error ("%s:%d: JSON differs\n  actual:   %s\n  expected: %s", file, line, text, expected);
+	}
+	json_decref (a);
+	json_decref (e);
+}
+
+void
 tbg_test_peer_expect_json (TbgTestPeer *p, const char *topic, const char *expected_json,
                            guint timeout_ms)
 {

@@ -52,3 +52,8 @@ void            tbg_test_assert_json_equal (const char *file, int line, const ch
                                             const char *expected);
 #define tbg_assert_json_eq(actual, expected) \
 	tbg_test_assert_json_equal (__FILE__, __LINE__, (actual), (expected))
+/* The same for a parsed value (NULL counts as JSON null). */
+void            tbg_test_assert_json_value (const char *file, int line, json_t *actual,
+                                            const char *expected);
+#define tbg_assert_json_value_eq(actual, expected) \
+	tbg_test_assert_json_value (__FILE__, __LINE__, (actual), (expected))

@@ -135,16 +135,6 @@ add_tty (Fixture *f, const char *name, Pty *p, const char *tbgw_name, gboolean t
 }
 
 static void
-assert_json (json_t *actual, const char *expected)
-{
-	char *text = actual ? json_dumps (actual, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	g_autofree char *copy = g_strdup (text ? text : "null");
-
-	free (text);
-	tbg_assert_json_eq (copy, expected);
-}
-
-static void
 start_gateway (Fixture *f, const char *extra_config)
 {
 	g_autoptr (GError) error = NULL;
@@ -264,7 +254,7 @@ test_garbage (Fixture *f, gconstpointer data)
 		json_t *samples = json_object_get (root, "Boiler");
 
 		g_assert_cmpuint (json_array_size (samples), ==, 1);
-		assert_json (json_object_get (json_array_get (samples, 0), "values"), "{\"ok\":1}");
+		tbg_assert_json_value_eq (json_object_get (json_array_get (samples, 0), "values"), "{\"ok\":1}");
 		json_decref (root);
 	}
 	tbg_test_peer_assert_quiet (f->peer, "v1/gateway/telemetry", 200);
@@ -293,7 +283,7 @@ test_values_as_written (Fixture *f, gconstpointer data)
 		g_assert_nonnull (root);
 		g_string_append (seen, m->payload);
 		for (gsize i = 0; i < json_array_size (samples); i++, got++)
-			assert_json (json_object_get (json_array_get (samples, i), "values"),
+			tbg_assert_json_value_eq (json_object_get (json_array_get (samples, i), "values"),
 			             got == 0 ? "{\"t\":21.5,\"n\":100.0}" : "{\"t\":1}");
 		json_decref (root);
 	}
@@ -418,7 +408,7 @@ test_configured_port (Fixture *f, gconstpointer data)
 		json_t *root = json_loads (m->payload, 0, NULL);
 		json_t *values = json_object_get (json_array_get (json_object_get (root, "Static Sensor"), 0), "values");
 
-		assert_json (values, "{\"temp\":21.5,\"hum\":40}");
+		tbg_assert_json_value_eq (values, "{\"temp\":21.5,\"hum\":40}");
 		json_decref (root);
 	}
 	/* Unplug and replug: the link points at a new node. */
