@@ -82,7 +82,6 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE (TbgGateway, tbg_gateway, G_TYPE_OBJECT)
 
 static void stop_sources (TbgGateway *gw);
-static void report_drops (TbgGateway *gw, gboolean on_append);
 static gboolean grace_cb (gpointer data);
 
 static void
@@ -229,7 +228,6 @@ tbg_gateway_init (TbgGateway *gw)
 
 /* ---- uplink ------------------------------------------------------------ */
 
-
 /* The queue drops the oldest waiting record when it is full (on append)
  * and records older than ttl-s (when the uplink reaches them). Said at most
  * once a minute each, with the running total that the statistics carry. */
@@ -251,20 +249,26 @@ report_drops (TbgGateway *gw, gboolean on_append)
 		             G_GUINT64_FORMAT " dropped so far"), gw->cfg->storage.ttl_s, gw->outbox->dropped);
 }
 
+/* Reports what the outbox dropped since we last looked: while appending it
+ * made room, at any other time the records had expired. */
+static void
+check_drops (TbgGateway *gw, gboolean appending)
+{
+	if (gw->outbox->dropped != gw->drops_seen)
+		report_drops (gw, appending);
+	gw->drops_seen = gw->outbox->dropped;
+}
+
 gboolean
 _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
                       char *payload, gsize len, GError **error)
 {
 	TbgRecord *rec = tbg_record_new (kind, device, payload, len);
-	guint64 dropped = gw->outbox->dropped;
 
-	if (dropped != gw->drops_seen)
-		report_drops (gw, FALSE);   /* expired since we last looked */
+	check_drops (gw, FALSE);
 	if (!tbg_outbox_append (gw->outbox, rec, error))
 		return FALSE;
-	if (gw->outbox->dropped != dropped)
-		report_drops (gw, TRUE);
-	gw->drops_seen = gw->outbox->dropped;
+	check_drops (gw, TRUE);
 	tbg_uplink_kick (gw->uplink, kind);
 	return TRUE;
 }
@@ -375,9 +379,7 @@ link_acked (int mid, gpointer user_data)
 	TbgGateway *gw = user_data;
 
 	tbg_uplink_acked (gw->uplink, mid);
-	if (gw->outbox->dropped != gw->drops_seen)
-		report_drops (gw, FALSE);
-	gw->drops_seen = gw->outbox->dropped;
+	check_drops (gw, FALSE);
 	report_backlog_progress (gw);
 	/* We are inside libmosquitto here: it must not be torn down before
 	 * this call returns. */
