@@ -1,5 +1,5 @@
-/* byte-order.h — integers as BLE devices send them: little-endian, of any
- * width from 1 to 8 bytes. Shared by the BTHome and GATT decoders. */
+/* byte-order.h — little-endian integers of any width from 1 to 8 bytes, as
+ * BLE devices send them and as the spool stores its records. */
 #pragma once
 
 #include <glib.h>

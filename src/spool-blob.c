@@ -1,5 +1,6 @@
 /* spool-blob.c — see spool-blob.h. */
 #include "spool-blob.h"
+#include "byte-order.h"
 
 #include <string.h>
 
@@ -35,8 +36,7 @@ get_le (const guint8 **p, const guint8 *end, guint n, guint64 *out)
 	*out = 0;
 	if ((gsize) (end - *p) < n)
 		return FALSE;
-	for (guint i = 0; i < n; i++)
-		*out |= (guint64) (*p)[i] << (8 * i);
+	*out = (guint64) tbg_read_le (*p, n, FALSE);
 	*p += n;
 	return TRUE;
 }
