@@ -247,19 +247,23 @@ next_gone (sqlite3_stmt *gone)
 	return sqlite3_step (gone) == SQLITE_ROW ? (guint64) sqlite3_column_int64 (gone, 0) : G_MAXUINT64;
 }
 
-/* Walks the records on disk after @after (not gone, not acknowledged) in
- * order; @visit returns FALSE to stop. FALSE if the database failed. */
-static gboolean
-walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *rec, gint64 created, gpointer data),
+#define SELECT_BATCHES_AFTER "SELECT first, last, created, records FROM batch WHERE last > ?1 ORDER BY first"
+#define SELECT_GONE_AFTER    "SELECT seq FROM gone WHERE seq > ?1 ORDER BY seq"
+
+/* Takes @rec; FALSE: stop walking. */
+typedef gboolean (*RecordVisit) (TbgRecord *rec, gint64 created, gpointer data);
+
+/* Walks the records after @after, in order, that the gone list does not
+ * name: @st and @gone are SELECT_BATCHES_AFTER and SELECT_GONE_AFTER on the
+ * spool file @path. Returns SQLite's result: SQLITE_DONE unless it failed. */
+static int
+walk_rows (const char *path, sqlite3_stmt *st, sqlite3_stmt *gone, guint64 after, RecordVisit visit,
            gpointer data)
 {
-	sqlite3_stmt *st = sp->select_after;
-	sqlite3_stmt *gone = sp->select_gone;
 	gboolean go_on = TRUE;
 	int rc = SQLITE_DONE;
 	guint64 gone_seq;
 
-	after = MAX (after, sp->acked_upto);
 	sqlite3_bind_int64 (st, 1, (sqlite3_int64) after);
 	/* both in seq order: the gone list is merged in as the rows go by */
 	sqlite3_bind_int64 (gone, 1, (sqlite3_int64) after);
@@ -280,15 +284,24 @@ walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *re
 			if (rec->seq <= after || rec->seq == gone_seq)
 				tbg_record_free (rec);
 			else
-				go_on = visit (sp, rec, created, data);
+				go_on = visit (rec, created, data);
 		}
 		if (bad || (go_on && seq != last + 1))
 			g_warning (_("Spool %s: damaged messages %" G_GUINT64_FORMAT "–%" G_GUINT64_FORMAT
-			             " skipped"), sp->path, seq, last);
+			             " skipped"), path, seq, last);
 	}
 	sqlite3_reset (st);
 	sqlite3_reset (gone);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;   /* ROW: the visit stopped it */
+}
+
+/* The records on disk after @after that are neither gone nor acknowledged.
+ * FALSE if the database failed. */
+static gboolean
+walk_disk (Spool *sp, guint64 after, RecordVisit visit, gpointer data)
+{
+	if (walk_rows (sp->path, sp->select_after, sp->select_gone, MAX (after, sp->acked_upto), visit,
+	               data) != SQLITE_DONE) {
 		degrade (sp, _("cannot read queued messages"));
 		return FALSE;
 	}
@@ -296,16 +309,17 @@ walk_disk (Spool *sp, guint64 after, gboolean (*visit) (Spool *sp, TbgRecord *re
 }
 
 typedef struct {
-	guint wanted;
-	guint loaded;
+	Spool *sp;
+	guint  wanted;
+	guint  loaded;
 } Refill;
 
 static gboolean
-refill_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
+refill_visit (TbgRecord *rec, gint64 created, gpointer data)
 {
 	Refill *r = data;
 
-	window_push (sp, rec, created);
+	window_push (r->sp, rec, created);
 	return ++r->loaded < r->wanted;
 }
 
@@ -313,7 +327,7 @@ refill_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
 static void
 refill (Spool *sp)
 {
-	Refill r = { WINDOW_MAX - MIN (tbg_record_window_length (&sp->window), WINDOW_MAX / 2), 0 };
+	Refill r = { sp, WINDOW_MAX - MIN (tbg_record_window_length (&sp->window), WINDOW_MAX / 2), 0 };
 
 	if (sp->db == NULL || !sp->db_has_more)
 		return;
@@ -326,7 +340,7 @@ refill (Spool *sp)
 }
 
 static gboolean
-first_visit (Spool *sp, TbgRecord *rec, gint64 created, gpointer data)
+first_visit (TbgRecord *rec, gint64 created, gpointer data)
 {
 	*(guint64 *) data = rec->seq;
 	tbg_record_free (rec);
@@ -615,9 +629,8 @@ open_db (Spool *sp, GError **error)
 	    !prepare (sp, "DELETE FROM batch WHERE last <= ?1", &sp->delete_upto) ||
 	    !prepare (sp, "DELETE FROM gone WHERE seq <= ?1", &sp->delete_gone_upto) ||
 	    !prepare (sp, "INSERT OR REPLACE INTO meta VALUES ('acked', ?1)", &sp->save_acked) ||
-	    !prepare (sp, "SELECT first, last, created, records FROM batch WHERE last > ?1 ORDER BY first",
-	              &sp->select_after) ||
-	    !prepare (sp, "SELECT seq FROM gone WHERE seq > ?1 ORDER BY seq", &sp->select_gone))
+	    !prepare (sp, SELECT_BATCHES_AFTER, &sp->select_after) ||
+	    !prepare (sp, SELECT_GONE_AFTER, &sp->select_gone))
 		goto fail;
 	if (!migrate_rows (sp))
 		goto fail;
@@ -679,44 +692,45 @@ tbg_spool_is_degraded (TbgOutbox *ob)
 	return ob->klass == &spool_class && ((Spool *) ob)->db == NULL;
 }
 
+typedef struct {
+	TbgRecordKind kind;
+	gint64        n;
+} KindCount;
+
+static gboolean
+count_visit (TbgRecord *rec, gint64 created, gpointer data)
+{
+	KindCount *c = data;
+
+	c->n += rec->kind == c->kind;
+	tbg_record_free (rec);
+	return TRUE;
+}
+
 gint64
 tbg_spool_count_file (const char *dir, TbgRecordKind kind)
 {
 	g_autofree char *path = g_build_filename (dir, TBG_SPOOL_FILE, NULL);
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	gint64 acked = 0, n = -1;
+	sqlite3_stmt *st = NULL, *batches = NULL, *gone = NULL;
+	gint64 acked = 0;
+	KindCount c = { kind, -1 };
 
 	if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite3_prepare_v2 (db, "SELECT value FROM meta WHERE key = 'acked'", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step (st) == SQLITE_ROW)
 		acked = sqlite3_column_int64 (st, 0);
-	g_clear_pointer (&st, sqlite3_finalize);
-	if (sqlite3_prepare_v2 (db, "SELECT first, records, (SELECT group_concat(seq) FROM gone "
-	                            "WHERE seq BETWEEN first AND last) FROM batch ORDER BY first",
-	                        -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2 (db, SELECT_BATCHES_AFTER, -1, &batches, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2 (db, SELECT_GONE_AFTER, -1, &gone, NULL) != SQLITE_OK)
 		goto out;
-	n = 0;
-	while (sqlite3_step (st) == SQLITE_ROW) {
-		gint64 seq = sqlite3_column_int64 (st, 0);
-		const guint8 *p = sqlite3_column_blob (st, 1);
-		const guint8 *end = p + sqlite3_column_bytes (st, 1);
-		g_auto (GStrv) gone = g_strsplit ((const char *) (sqlite3_column_text (st, 2) ?: (const guchar *) ""),
-		                                  ",", -1);
-		gboolean bad;
-		TbgRecord *rec;
-
-		for (; (rec = tbg_spool_blob_next (&p, end, &bad)) != NULL; seq++) {
-			g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, seq);
-
-			if (seq > acked && rec->kind == kind && !g_strv_contains ((const char * const *) gone, key))
-				n++;
-			tbg_record_free (rec);
-		}
-	}
+	c.n = 0;
+	if (walk_rows (path, batches, gone, (guint64) MAX (acked, 0), count_visit, &c) != SQLITE_DONE)
+		c.n = -1;
 out:
 	sqlite3_finalize (st);
+	sqlite3_finalize (batches);
+	sqlite3_finalize (gone);
 	sqlite3_close (db);
-	return n;
+	return c.n;
 }
