@@ -476,3 +476,36 @@ tbg_server_config_equal (const TbgServerConfig *a, const TbgServerConfig *b)
 	       str_equal0 (a->ca_file, b->ca_file) && str_equal0 (a->cert_file, b->cert_file) &&
 	       str_equal0 (a->key_file, b->key_file) && a->keepalive_s == b->keepalive_s;
 }
+
+static GHashTable *
+group_table (const TbgConfig *cfg, const char *group)
+{
+	GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+	g_auto (GStrv) keys = NULL;
+
+	if (cfg->keyfile == NULL || !g_key_file_has_group (cfg->keyfile, group))
+		return table;
+	keys = g_key_file_get_keys (cfg->keyfile, group, NULL, NULL);
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+		g_hash_table_replace (table, g_strdup (keys[i]),
+		                      g_key_file_get_value (cfg->keyfile, group, keys[i], NULL));
+	return table;
+}
+
+gboolean
+tbg_config_group_equal (const TbgConfig *a, const TbgConfig *b, const char *group)
+{
+	g_autoptr (GHashTable) ta = group_table (a, group);
+	g_autoptr (GHashTable) tb = group_table (b, group);
+	GHashTableIter iter;
+	gpointer key, value;
+
+	if (g_hash_table_size (ta) != g_hash_table_size (tb))
+		return FALSE;
+	g_hash_table_iter_init (&iter, ta);
+	while (g_hash_table_iter_next (&iter, &key, &value)) {
+		if (g_strcmp0 (value, g_hash_table_lookup (tb, key)) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}

@@ -90,3 +90,7 @@ gboolean   tbg_config_get_bool (const TbgConfig *cfg, const char *group, const c
 char      *tbg_config_get_string (const TbgConfig *cfg, const char *group, const char *key,
                                   const char *def);
 gboolean   tbg_server_config_equal (const TbgServerConfig *a, const TbgServerConfig *b);
+/* TRUE if @group has the same keys with the same values, in any order, in
+ * both configs (absent from both counts as equal). What a reload compares
+ * to leave an unchanged device alone. */
+gboolean   tbg_config_group_equal (const TbgConfig *a, const TbgConfig *b, const char *group);

@@ -33,6 +33,20 @@ struct _TbgSource {
 	gpointer (*start) (TbgGateway *gw, const TbgConfig *cfg, GError **error);
 	/* Removes its devices and frees the instance. */
 	void     (*stop) (gpointer instance);
+	/* Checks this source's groups of @cfg as start() and reconfigure()
+	 * would (values, files, lines), changing nothing, so that a reload can
+	 * refuse a bad file before anything stops. NULL: nothing to check
+	 * beyond the config keys. */
+	gboolean (*validate) (const TbgConfig *cfg, GError **error);
+	/* Applies a validated @new_cfg to a running instance: a device whose
+	 * "[<name>:DEVICE]" group is unchanged (tbg_config_group_equal) is
+	 * left alone (no disconnect, no re-open, outputs keep their level), a
+	 * changed one is re-created, a removed one removed, a new one added.
+	 * A device that cannot work now (a busy line, a missing port) fails
+	 * alone with a log line; the call cannot fail. NULL: the core stops
+	 * and starts the source when any of its groups changed. */
+	void     (*reconfigure) (gpointer instance, const TbgConfig *old_cfg,
+	                         const TbgConfig *new_cfg);
 	/* A server RPC for one of its devices: answer with tbg_rpc_reply*();
 	 * the gateway answers with a timeout error if that takes too long. */
 	void     (*rpc) (gpointer instance, TbgDevice *device, TbgRpc *rpc);

@@ -202,6 +202,30 @@ test_server_equal (void)
 	g_assert_false (tbg_server_config_equal (&a->server, &b->server));
 }
 
+static void
+test_group_equal (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (TbgConfig) a = load_text ("[serial:A]\nport=/dev/x\nbaud=9600\n"
+	                                     "[serial:B]\nport=/dev/y\n", &error, NULL);
+	g_autoptr (TbgConfig) b = load_text ("[serial:B]\nport=/dev/z\n"
+	                                     "[serial:A]\nbaud=9600\nport=/dev/x\n"
+	                                     "[serial:C]\nport=/dev/c\n", &error, NULL);
+	g_autoptr (TbgConfig) defaults = tbg_config_new_default ();
+
+	g_assert_no_error (error);
+	/* Same keys and values in another order: equal. */
+	g_assert_true (tbg_config_group_equal (a, b, "serial:A"));
+	g_assert_false (tbg_config_group_equal (a, b, "serial:B"));
+	/* Added on one side only. */
+	g_assert_false (tbg_config_group_equal (a, b, "serial:C"));
+	g_assert_false (tbg_config_group_equal (b, a, "serial:C"));
+	/* Absent from both, and built-in defaults without a file. */
+	g_assert_true (tbg_config_group_equal (a, b, "serial:D"));
+	g_assert_true (tbg_config_group_equal (defaults, a, "serial:D"));
+	g_assert_false (tbg_config_group_equal (defaults, a, "serial:A"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -213,6 +237,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/config/missing-file", test_missing_file);
 	g_test_add_func ("/config/check-keys", test_check_keys);
 	g_test_add_func ("/config/server-equal", test_server_equal);
+	g_test_add_func ("/config/group-equal", test_group_equal);
 	for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++) {
 		g_autofree char *name = g_strdup_printf ("/config/bad/%u", i);
 
