@@ -1072,6 +1072,16 @@ tbg_gateway_list_devices (TbgGateway *gw)
 	return list;
 }
 
+gpointer
+tbg_gateway_get_source_instance (TbgGateway *gw, const TbgSource *source)
+{
+	for (guint i = 0; i < gw->instances->len; i++) {
+		if (gw->sources[i] == source)
+			return g_ptr_array_index (gw->instances, i);
+	}
+	return NULL;
+}
+
 const TbgConfig *
 tbg_gateway_get_config (TbgGateway *gw)
 {

@@ -61,6 +61,10 @@ void        tbg_gateway_reconnect (TbgGateway *gw);
  * returns: call it before acknowledging data to a client. */
 void        tbg_gateway_sync (TbgGateway *gw);
 
+/* The running instance of @source (one of those given to tbg_gateway_new),
+ * or NULL while it is not running. */
+gpointer    tbg_gateway_get_source_instance (TbgGateway *gw, const TbgSource *source);
+
 /* Device registry. Names are unique: they are ThingsBoard's key. */
 TbgDevice  *tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instance,
                                     const char *name, const char *profile, const char *address,

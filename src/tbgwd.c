@@ -1,5 +1,7 @@
-/* tbgwd.c — the daemon: options, config, main loop, signals. */
+/* tbgwd.c — the daemon: options, config, main loop, signals, and the bus
+ * name, owned once for the process's whole life. */
 #include "config.h"
+#include "dbus-service.h"
 #include "gateway.h"
 #include "i18n.h"
 
@@ -15,6 +17,8 @@
 typedef struct {
 	GMainLoop  *loop;
 	TbgGateway *gateway;
+	TbgDbusService *service;
+	guint       owner_id;
 	char       *config_path;
 	gboolean    session_bus;
 	gboolean    stopping;
@@ -24,6 +28,8 @@ typedef struct {
 static void
 daemon_clear (Daemon *d)
 {
+	g_clear_handle_id (&d->owner_id, g_bus_unown_name);
+	g_clear_pointer (&d->service, tbg_dbus_service_free);
 	g_clear_object (&d->gateway);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
 	g_clear_pointer (&d->config_path, g_free);
@@ -88,18 +94,66 @@ on_terminate (gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP and Manager.Reload(): on any error the running config stays. */
 static gboolean
-on_reload (gpointer data)
+reload (gpointer data, GError **error)
 {
 	Daemon *d = data;
-	g_autoptr (GError) error = NULL;
+	g_autoptr (GError) local = NULL;
 	TbgConfig *cfg;
 
 	g_message (_("Reloading configuration"));
-	cfg = load_config (d, &error);
-	if (cfg == NULL || !tbg_gateway_reload (d->gateway, cfg, &error))
-		g_warning (_("Configuration not reloaded: %s"), error->message);
+	cfg = load_config (d, &local);
+	if (cfg == NULL || !tbg_gateway_reload (d->gateway, cfg, &local)) {
+		g_warning (_("Configuration not reloaded: %s"), local->message);
+		g_propagate_error (error, g_steal_pointer (&local));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+on_reload (gpointer data)
+{
+	reload (data, NULL);
 	return G_SOURCE_CONTINUE;
+}
+
+/* ---- the bus name ------------------------------------------------------------ */
+
+/* Objects are exported before the name is taken, so that a client that
+ * sees the name finds them. */
+static void
+on_bus_acquired (GDBusConnection *bus, const char *name, gpointer data)
+{
+	Daemon *d = data;
+	g_autoptr (GError) error = NULL;
+
+	/* A bus that goes away must not take the gateway with it. */
+	g_dbus_connection_set_exit_on_close (bus, FALSE);
+	d->service = tbg_dbus_service_new (bus, d->gateway, reload, d, &error);
+	if (d->service == NULL)
+		g_warning (_("%s; running without the D-Bus API"), error->message);
+}
+
+static void
+on_name_acquired (GDBusConnection *bus, const char *name, gpointer data)
+{
+	g_message (_("D-Bus API available as %s"), name);
+}
+
+static void
+on_name_lost (GDBusConnection *bus, const char *name, gpointer data)
+{
+	Daemon *d = data;
+
+	if (bus == NULL)
+		g_warning (_("No D-Bus %s bus, or it went away; running without the D-Bus API"),
+		           d->session_bus ? "session" : "system");
+	else
+		g_warning (_("Could not own %s on D-Bus (another tbgwd, or the D-Bus policy does "
+		             "not allow it); the D-Bus API is unavailable"), name);
+	g_clear_pointer (&d->service, tbg_dbus_service_free);
 }
 
 int
@@ -163,6 +217,9 @@ main (int argc, char **argv)
 	}
 	g_message (_("tbgwd %s started"), PACKAGE_VERSION);
 
+	d.owner_id = g_bus_own_name (d.session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+	                             TBG_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
+	                             on_name_acquired, on_name_lost, &d, NULL);
 	d.loop = g_main_loop_new (NULL, FALSE);
 	g_unix_signal_add (SIGTERM, on_terminate, &d);
 	g_unix_signal_add (SIGINT, on_terminate, &d);
