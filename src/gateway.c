@@ -920,47 +920,124 @@ tbg_gateway_start (TbgGateway *gw, GError **error)
 	return TRUE;
 }
 
+/* Everything a reload checks before it changes anything: the keys of
+ * every source's groups and what each source itself would refuse. */
+static gboolean
+validate_sources (const TbgConfig *cfg, const TbgSource * const *sources, GError **error)
+{
+	if (!check_source_groups (cfg, sources, error))
+		return FALSE;
+	for (guint i = 0; sources[i] != NULL; i++) {
+		if (sources[i]->validate != NULL && !sources[i]->validate (cfg, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Whether any group of @source differs between the configs: its own
+ * "[<name>]" group or one of its "[<name>:DEVICE]" groups. */
+static gboolean
+source_groups_changed (const TbgSource *source, const TbgConfig *a, const TbgConfig *b)
+{
+	g_auto (GStrv) names_a = NULL;
+	g_auto (GStrv) names_b = NULL;
+
+	if (!tbg_config_group_equal (a, b, source->name))
+		return TRUE;
+	if (source->config_keys == NULL)
+		return FALSE;
+	names_a = tbg_config_device_groups (a, source->name);
+	names_b = tbg_config_device_groups (b, source->name);
+	if (g_strv_length (names_a) != g_strv_length (names_b))
+		return TRUE;
+	for (guint i = 0; names_a[i] != NULL; i++) {
+		g_autofree char *group = g_strdup_printf ("%s:%s", source->name, names_a[i]);
+
+		if (!g_strv_contains ((const char * const *) names_b, names_a[i]) ||
+		    !tbg_config_group_equal (a, b, group))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Each source gets the difference: reconfigure() where it has one, else a
+ * restart when one of its groups changed. One that cannot start again
+ * fails alone; the others and the link keep running. */
+static void
+apply_sources (TbgGateway *gw, const TbgConfig *old_cfg)
+{
+	for (guint i = 0; i < gw->instances->len; i++) {
+		const TbgSource *source = gw->sources[i];
+		gpointer instance = g_ptr_array_index (gw->instances, i);
+		g_autoptr (GError) error = NULL;
+
+		if (instance != NULL && source->reconfigure != NULL) {
+			source->reconfigure (instance, old_cfg, gw->cfg);
+			continue;
+		}
+		if (instance != NULL && !source_groups_changed (source, old_cfg, gw->cfg))
+			continue;
+		if (source->start == NULL)
+			continue;
+		g_message (_("Restarting the %s source"), source->name);
+		if (instance != NULL && source->stop != NULL)
+			source->stop (instance);
+		instance = source->start (gw, gw->cfg, &error);
+		if (error != NULL)
+			g_warning (_("The %s source failed to start again: %s"), source->name, error->message);
+		g_ptr_array_index (gw->instances, i) = instance;
+	}
+}
+
 gboolean
 tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 {
+	g_autoptr (TbgConfig) new_cfg = cfg;
+	g_autoptr (TbgConfig) old_cfg = NULL;
 	TbgMqttLink *link = NULL;
 
-	if (!check_source_groups (cfg, gw->sources, error)) {
-		tbg_config_free (cfg);
+	/* First everything that can refuse the file; nothing has changed yet. */
+	if (!validate_sources (new_cfg, gw->sources, error))
 		return FALSE;
-	}
-	if (!tbg_server_config_equal (&cfg->server, &gw->cfg->server) ||
-	    cfg->gateway.max_inflight != gw->cfg->gateway.max_inflight) {
-		link = tbg_mqtt_link_new (&cfg->server, subscriptions, cfg->gateway.max_inflight,
+	if (!tbg_server_config_equal (&new_cfg->server, &gw->cfg->server) ||
+	    new_cfg->gateway.max_inflight != gw->cfg->gateway.max_inflight) {
+		link = tbg_mqtt_link_new (&new_cfg->server, subscriptions, new_cfg->gateway.max_inflight,
 		                          &link_callbacks, gw, error);
-		if (link == NULL) {
-			tbg_config_free (cfg);
+		if (link == NULL)
 			return FALSE;
-		}
 	}
-	stop_sources (gw);
-	tbg_config_free (gw->cfg);
-	gw->cfg = cfg;
+
+	/* From here on nothing fails. The old config lives until every source
+	 * has moved to the new one. */
+	old_cfg = gw->cfg;
+	gw->cfg = g_steal_pointer (&new_cfg);
 	if (link != NULL) {
 		g_message (_("Server settings changed; reconnecting"));
 		tbg_uplink_session_down (gw->uplink);
 		tbg_mqtt_link_free (gw->link);
 		gw->link = link;
 		tbg_uplink_free (gw->uplink);
-		gw->uplink = NULL;
-	}
-	if (gw->uplink == NULL) {
-		gw->uplink = tbg_uplink_new (gw->link, gw->outbox, cfg->gateway.max_payload_bytes,
-		                             cfg->gateway.max_inflight, device_profile, gw);
+		gw->uplink = tbg_uplink_new (gw->link, gw->outbox, gw->cfg->gateway.max_payload_bytes,
+		                             gw->cfg->gateway.max_inflight, device_profile, gw);
 		tbg_mqtt_link_start (gw->link);
 	} else {
-		tbg_uplink_set_limits (gw->uplink, cfg->gateway.max_payload_bytes,
-		                       cfg->gateway.max_inflight);
+		tbg_uplink_set_limits (gw->uplink, gw->cfg->gateway.max_payload_bytes,
+		                       gw->cfg->gateway.max_inflight);
 	}
-	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
-	restart_stats (gw);
+	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
+	if (gw->cfg->gateway.stats_interval_s != old_cfg->gateway.stats_interval_s)
+		restart_stats (gw);
+	if (!tbg_config_group_equal (old_cfg, gw->cfg, "storage")) {
+		TbgStorageConfig running = old_cfg->storage;
+
+		/* The open queue keeps its settings: gw->cfg says what runs. */
+		old_cfg->storage = gw->cfg->storage;
+		gw->cfg->storage = running;
+		g_message (_("[storage] changes take effect when tbgwd restarts"));
+	}
+	apply_sources (gw, old_cfg);
 	g_message (_("Configuration reloaded"));
-	return start_sources (gw, error);
+	return TRUE;
 }
 
 static void

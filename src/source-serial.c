@@ -25,6 +25,7 @@ typedef struct {
 	TbgDevice       *dev;        /* borrowed; the gateway owns it */
 	TbgSerialPort   *port;
 	char            *sysfs;      /* udev-discovered: its sysfs path; NULL if configured */
+	char            *group;      /* configured: its "serial:NAME" group; NULL if udev found it */
 	TbgLineFormat    format;
 	TbgLineFramer   *framer;
 	GHashTable      *rpcs;       /* id → TbgRpc waiting for the device's reply */
@@ -179,6 +180,7 @@ serial_device_free (SerialDevice *sd)
 	g_hash_table_unref (sd->rpcs);
 	tbg_line_framer_free (sd->framer);
 	g_free (sd->sysfs);
+	g_free (sd->group);
 	g_free (sd);
 }
 
@@ -238,21 +240,36 @@ config_error (const TbgConfig *cfg, const char *group, const char *key, GError *
 	return FALSE;
 }
 
-static gboolean
-add_configured (SerialSource *src, const TbgConfig *cfg, const char *name, GError **error)
+/* What a "[serial:NAME]" group asks for; every error names file:line. */
+typedef struct {
+	char             *port;
+	char             *type;
+	TbgSerialSettings settings;
+	TbgLineFormat     format;
+	guint64           max_line;
+} PortConfig;
+
+static void
+port_config_clear (PortConfig *pc)
 {
-	g_autofree char *group = g_strdup_printf ("serial:%s", name);
-	g_autofree char *port = tbg_config_get_string (cfg, group, "port", NULL);
-	g_autofree char *type = tbg_config_get_string (cfg, group, "type", NULL);
+	g_free (pc->port);
+	g_free (pc->type);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PortConfig, port_config_clear)
+
+static gboolean
+parse_configured (const TbgConfig *cfg, const char *group, PortConfig *pc, GError **error)
+{
 	g_autofree char *parity = tbg_config_get_string (cfg, group, "parity", "none");
 	g_autofree char *flow = tbg_config_get_string (cfg, group, "flow-control", "none");
 	g_autofree char *proto = tbg_config_get_string (cfg, group, "protocol", "json");
-	TbgSerialSettings s;
-	TbgLineFormat format;
-	guint64 baud, bits, stop, max_line;
+	TbgSerialSettings *s = &pc->settings;
+	guint64 baud, bits, stop;
 
-	tbg_serial_settings_init (&s);
-	if (port == NULL) {
+	pc->port = tbg_config_get_string (cfg, group, "port", NULL);
+	pc->type = tbg_config_get_string (cfg, group, "type", NULL);
+	tbg_serial_settings_init (s);
+	if (pc->port == NULL) {
 		g_autofree char *where = tbg_config_where (cfg, group, NULL);
 
 		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
@@ -263,26 +280,54 @@ add_configured (SerialSource *src, const TbgConfig *cfg, const char *name, GErro
 	    !tbg_config_get_uint (cfg, group, "data-bits", 5, 8, 8, &bits, error) ||
 	    !tbg_config_get_uint (cfg, group, "stop-bits", 1, 2, 1, &stop, error) ||
 	    !tbg_config_get_uint (cfg, group, "max-line-bytes", 16, 1024 * 1024, DEFAULT_MAX_LINE,
-	                          &max_line, error))
+	                          &pc->max_line, error))
 		return FALSE;
 	{
 		g_autofree char *b = g_strdup_printf ("%" G_GUINT64_FORMAT, baud);
 
-		if (!tbg_serial_parse_baud (b, &s.baud, error))
+		if (!tbg_serial_parse_baud (b, &s->baud, error))
 			return config_error (cfg, group, "baud", error);
 	}
-	s.data_bits = bits;
-	s.stop_bits = stop;
-	if (!tbg_serial_parse_parity (parity, &s.parity, error))
+	s->data_bits = bits;
+	s->stop_bits = stop;
+	if (!tbg_serial_parse_parity (parity, &s->parity, error))
 		return config_error (cfg, group, "parity", error);
-	if (!tbg_serial_parse_flow (flow, &s, error))
+	if (!tbg_serial_parse_flow (flow, s, error))
 		return config_error (cfg, group, "flow-control", error);
-	if (!tbg_line_format_from_string (proto, &format)) {
+	if (!tbg_line_format_from_string (proto, &pc->format)) {
 		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
 		             _("“%s” is neither “json” nor “plotter”"), proto);
 		return config_error (cfg, group, "protocol", error);
 	}
-	return add_port (src, name, type, port, &s, format, max_line, NULL, error) != NULL;
+	return TRUE;
+}
+
+static gboolean
+add_configured (SerialSource *src, const TbgConfig *cfg, const char *name, GError **error)
+{
+	g_autofree char *group = g_strdup_printf ("serial:%s", name);
+	g_auto (PortConfig) pc = { 0 };
+	SerialDevice *sd;
+
+	if (!parse_configured (cfg, group, &pc, error))
+		return FALSE;
+	sd = add_port (src, name, pc.type, pc.port, &pc.settings, pc.format, pc.max_line, NULL, error);
+	if (sd == NULL)
+		return FALSE;
+	sd->group = g_steal_pointer (&group);
+	return TRUE;
+}
+
+static SerialDevice *
+find_by_group (SerialSource *src, const char *group)
+{
+	for (guint i = 0; i < src->devices->len; i++) {
+		SerialDevice *sd = g_ptr_array_index (src->devices, i);
+
+		if (g_strcmp0 (sd->group, group) == 0)
+			return sd;
+	}
+	return NULL;
 }
 
 /* ---- udev --------------------------------------------------------------------- */
@@ -444,6 +489,47 @@ serial_stop (gpointer instance)
 }
 
 static gboolean
+serial_validate (const TbgConfig *cfg, GError **error)
+{
+	g_auto (GStrv) names = tbg_config_device_groups (cfg, "serial");
+
+	for (guint i = 0; names[i] != NULL; i++) {
+		g_autofree char *group = g_strdup_printf ("serial:%s", names[i]);
+		g_auto (PortConfig) pc = { 0 };
+
+		if (!parse_configured (cfg, group, &pc, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* An unchanged group keeps its port open (no disconnect, pending RPCs
+ * stay); a changed one is closed and opened again with its new settings. */
+static void
+serial_reconfigure (gpointer instance, const TbgConfig *old_cfg, const TbgConfig *new_cfg)
+{
+	SerialSource *src = instance;
+	g_auto (GStrv) names = tbg_config_device_groups (new_cfg, "serial");
+
+	for (guint i = src->devices->len; i > 0; i--) {
+		SerialDevice *sd = g_ptr_array_index (src->devices, i - 1);
+
+		if (sd->group != NULL && !tbg_config_group_equal (old_cfg, new_cfg, sd->group)) {
+			g_message (_("[%s] changed; closing %s"), sd->group,
+			           tbg_serial_port_get_path (sd->port));
+			remove_port (src, sd);
+		}
+	}
+	for (guint i = 0; names[i] != NULL; i++) {
+		g_autofree char *group = g_strdup_printf ("serial:%s", names[i]);
+		g_autoptr (GError) error = NULL;
+
+		if (find_by_group (src, group) == NULL && !add_configured (src, new_cfg, names[i], &error))
+			g_warning (_("Serial device “%s” not added: %s"), names[i], error->message);
+	}
+}
+
+static gboolean
 rpc_is_done (gpointer key, gpointer value, gpointer user_data)
 {
 	return tbg_rpc_is_done (value);
@@ -499,6 +585,8 @@ const TbgSource tbg_source_serial = {
 	.config_keys = config_keys,
 	.start = serial_start,
 	.stop = serial_stop,
+	.validate = serial_validate,
+	.reconfigure = serial_reconfigure,
 	.rpc = serial_rpc,
 	.shared_attributes = serial_shared_attributes,
 };
