@@ -453,6 +453,25 @@ handle_reconnect (TbgDbusManager *m, GDBusMethodInvocation *inv, gpointer data)
 	return TRUE;
 }
 
+static gboolean
+handle_reload (TbgDbusManager *m, GDBusMethodInvocation *inv, gpointer data)
+{
+	DbusService *src = data;
+	g_autoptr (GError) error = NULL;
+
+	if (src->reload == NULL) {
+		return_tbg_error (inv, TBG_ERROR_FAILED, _("this tbgwd cannot reload"));
+		return TRUE;
+	}
+	/* Whatever refused the file (a config error, a source's check), the
+	 * caller gets it as a bad argument: the file is the argument. */
+	if (!src->reload (src->reload_data, &error))
+		return_tbg_error (inv, TBG_ERROR_INVALID_ARGS, "%s", error->message);
+	else
+		tbg_dbus_manager_complete_reload (m, inv);
+	return TRUE;
+}
+
 static void
 on_link_up (GObject *obj, GParamSpec *pspec, gpointer data)
 {
@@ -497,6 +516,7 @@ tbg_dbus_service_new (GDBusConnection *bus, TbgGateway *gw, TbgDbusReloadFunc re
 	g_signal_connect (src->manager, "handle-create-device", G_CALLBACK (handle_create_device), src);
 	g_signal_connect (src->manager, "handle-remove-device", G_CALLBACK (handle_remove_device), src);
 	g_signal_connect (src->manager, "handle-reconnect", G_CALLBACK (handle_reconnect), src);
+	g_signal_connect (src->manager, "handle-reload", G_CALLBACK (handle_reload), src);
 	/* The object manager only exports objects below its own path. */
 	if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (src->manager), src->bus,
 	                                       MANAGER_PATH, error)) {

@@ -53,6 +53,8 @@ static const char usage_text[] = N_(
 	"  claim DEVICE [--secret SECRET] [--duration 60s]\n"
 	"                                       let a ThingsBoard user claim the device\n"
 	"  reconnect                            reconnect the MQTT link now\n"
+	"  reload                               read the configuration file again and apply\n"
+	"                                       what changed; a refused file changes nothing\n"
 	"  monitor                              print RPCs, attribute updates, connects and\n"
 	"                                       disconnects as they happen\n"
 	"  rpc-handler DEVICE [--reply JSON | --exec COMMAND [ARGS]...]\n"
@@ -121,6 +123,8 @@ vardict_text (GVariant *dict)
 	return out;
 }
 
+/* Without DO_NOT_AUTO_START: where the bus has an activation file for
+ * tbgwd, the first call starts it. */
 static int
 connect_bus (Ctl *ctl)
 {
@@ -130,21 +134,38 @@ connect_bus (Ctl *ctl)
 
 	ctl->om = tbg_dbus_object_manager_client_new_for_bus_sync (
 		ctl->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
-		G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, BUS_NAME, MANAGER_PATH, NULL, &error);
+		G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, BUS_NAME, MANAGER_PATH, NULL, &error);
+	if (ctl->om == NULL && g_dbus_error_is_remote_error (error)) {
+		g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+		/* Neither running nor activatable: the caller is told below. */
+		if (g_strcmp0 (remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0 ||
+		    g_strcmp0 (remote, "org.freedesktop.DBus.Error.Spawn.ServiceNotFound") == 0) {
+			g_clear_error (&error);
+			ctl->om = tbg_dbus_object_manager_client_new_for_bus_sync (
+				ctl->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+				G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, BUS_NAME, MANAGER_PATH,
+				NULL, &error);
+		}
+	}
 	if (ctl->om == NULL) {
 		g_printerr (_("tbgwctl: cannot reach the D-Bus %s bus: %s\n"), bus, error->message);
 		return EXIT_UNREACHABLE;
 	}
 	owner = g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (ctl->om));
 	if (owner == NULL) {
-		g_printerr (_("tbgwctl: tbgwd is not running on the %s bus (%s has no owner)%s\n"), bus,
-		            BUS_NAME, ctl->session ? "" : _("; is tbgwd.service started? "
-		                                            "For a tbgwd --session, use --session"));
+		if (ctl->session)
+			g_printerr (_("tbgwctl: tbgwd is not running on the session bus (%s has no owner "
+			              "and D-Bus cannot start it); start it with: tbgwd --session &\n"), BUS_NAME);
+		else
+			g_printerr (_("tbgwctl: tbgwd is not running on the system bus (%s has no owner "
+			              "and D-Bus cannot start it); start it with: sudo systemctl start tbgwd "
+			              "(for a tbgwd --session, use tbgwctl --session)\n"), BUS_NAME);
 		return EXIT_UNREACHABLE;
 	}
 	ctl->manager = tbg_dbus_manager_proxy_new_sync (
 		g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (ctl->om)),
-		G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, BUS_NAME, MANAGER_PATH, NULL, &error);
+		G_DBUS_PROXY_FLAGS_NONE, BUS_NAME, MANAGER_PATH, NULL, &error);
 	if (ctl->manager == NULL)
 		return report (_("cannot reach tbgwd"), error);
 	g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (ctl->manager), CALL_TIMEOUT_MS);
@@ -623,6 +644,18 @@ cmd_reconnect (Ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int
+cmd_reload (Ctl *ctl, int argc, char **argv)
+{
+	g_autoptr (GError) error = NULL;
+
+	if (argc != 0)
+		return usage_error (_("reload takes no arguments"));
+	if (!tbg_dbus_manager_call_reload_sync (ctl->manager, NULL, &error))
+		return report ("reload", error);
+	return EXIT_OK;
+}
+
 /* ---- monitor -------------------------------------------------------------------- */
 
 static void
@@ -956,6 +989,7 @@ static const Command commands[] = {
 	{ "request-attributes", cmd_request_attributes },
 	{ "claim", cmd_claim },
 	{ "reconnect", cmd_reconnect },
+	{ "reload", cmd_reload },
 	{ "monitor", cmd_monitor },
 	{ "rpc-handler", cmd_rpc_handler },
 };

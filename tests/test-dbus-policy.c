@@ -187,6 +187,7 @@ probe (const char *address)
 		{ "org.freedesktop.DBus.Properties", "Set", "('org.tbgw.Gateway1.Manager', 'Version', <'x'>)" },
 		{ "org.tbgw.Gateway1.Manager", "CreateDevice", "('Thermo 1', '')" },
 		{ "org.tbgw.Gateway1.Manager", "Reconnect", "()" },
+		{ "org.tbgw.Gateway1.Manager", "Reload", "()" },
 	};
 
 	if (c == NULL) {
@@ -267,6 +268,7 @@ test_unprivileged (Fixture *f, gconstpointer data)
 		"Set org.freedesktop.DBus.Error.AccessDenied\n"
 		"CreateDevice org.freedesktop.DBus.Error.AccessDenied\n"
 		"Reconnect org.freedesktop.DBus.Error.AccessDenied\n"
+		"Reload org.freedesktop.DBus.Error.AccessDenied\n"
 		"RequestName org.freedesktop.DBus.Error.AccessDenied\n");
 }
 
