@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <mosquitto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 typedef enum {
 	LINK_STOPPED,
 	LINK_WAITING,      /* backoff timer before the next attempt */
+	LINK_RESOLVING,    /* the host name is being looked up, off the main loop */
 	LINK_CONNECTING,   /* TCP/TLS handshake, CONNECT sent */
 	LINK_SUBSCRIBING,  /* CONNACK received, SUBACKs outstanding */
 	LINK_UP,
@@ -37,6 +40,8 @@ struct _TbgMqttLink {
 	char                 *description;
 
 	struct mosquitto     *mosq;
+	GCancellable         *resolving;     /* the look-up in flight, if any */
+	SSL_CTX              *ssl_ctx;       /* TLS to a looked-up address: checks the name */
 	LinkState             state;
 	SocketSource         *watch;
 	guint                 misc_id;
@@ -116,10 +121,15 @@ drop_instance (TbgMqttLink *link)
 	remove_source (&link->timeout_id);
 	remove_source (&link->teardown_id);
 	g_hash_table_remove_all (link->pending_subs);
+	if (link->resolving != NULL) {
+		g_cancellable_cancel (link->resolving);
+		g_clear_object (&link->resolving);
+	}
 	if (link->mosq != NULL) {
 		mosquitto_destroy (link->mosq);
 		link->mosq = NULL;
 	}
+	g_clear_pointer (&link->ssl_ctx, SSL_CTX_free);
 }
 
 static void
@@ -360,23 +370,75 @@ new_instance (TbgMqttLink *link, GError **error)
 	return mosq;
 }
 
+/* SNI: libmosquitto names the address it was given; the server may
+ * need the name to pick its certificate. Called before the ClientHello is
+ * built. */
 static void
-connect_now (TbgMqttLink *link)
+tls_info_cb (const SSL *ssl, int where, int ret)
+{
+	if (where & SSL_CB_HANDSHAKE_START) {
+		const char *host = SSL_CTX_get_app_data (SSL_get_SSL_CTX (ssl));
+
+		SSL_set_tlsext_host_name ((SSL *) ssl, host);
+	}
+}
+
+/* libmosquitto checks the server's certificate against the host it
+ * connects to, here an address we looked up. So OpenSSL checks it against
+ * the configured name instead (X509_VERIFY_PARAM_set1_host, inherited by
+ * every SSL made from this context, failing the chain verification that
+ * libmosquitto's callback still enforces) and libmosquitto's own name
+ * check, which would compare with the address, is turned off. The CA,
+ * the client certificate and verification itself stay libmosquitto's. */
+static gboolean
+verify_name_not_address (TbgMqttLink *link, GError **error)
+{
+	X509_VERIFY_PARAM *param;
+	int rc;
+
+	link->ssl_ctx = SSL_CTX_new (TLS_client_method ());
+	if (link->ssl_ctx == NULL)
+		goto fail;
+	param = SSL_CTX_get0_param (link->ssl_ctx);
+	X509_VERIFY_PARAM_set_hostflags (param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (X509_VERIFY_PARAM_set1_host (param, link->server.host, 0) != 1)
+		goto fail;
+	SSL_CTX_set_app_data (link->ssl_ctx, link->server.host);
+	SSL_CTX_set_info_callback (link->ssl_ctx, tls_info_cb);
+	rc = mosquitto_void_option (link->mosq, MOSQ_OPT_SSL_CTX, link->ssl_ctx);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option (link->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_insecure_set (link->mosq, true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		return TRUE;
+fail:
+	g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+	             _("cannot set up TLS for %s"), link->description);
+	return FALSE;
+}
+
+/* Connects to @address (numeric) on behalf of the configured host. */
+static void
+connect_to (TbgMqttLink *link, const char *address)
 {
 	g_autoptr (GError) error = NULL;
 	int rc;
 
-	drop_instance (link);
 	link->mosq = new_instance (link, &error);
+	if (link->mosq != NULL && link->server.tls &&
+	    !g_str_equal (address, link->server.host) && !verify_name_not_address (link, &error))
+		g_clear_pointer (&link->mosq, mosquitto_destroy);
 	if (link->mosq == NULL) {
 		g_warning ("%s", error->message);
+		drop_instance (link);
 		link->state = LINK_WAITING;
 		schedule_retry (link);
 		return;
 	}
-	g_debug ("Connecting to %s (attempt %u)", link->description, link->attempt + 1);
+	g_debug ("Connecting to %s at %s (attempt %u)", link->description, address, link->attempt + 1);
 	link->state = LINK_CONNECTING;
-	rc = mosquitto_connect_async (link->mosq, link->server.host, link->server.port,
+	rc = mosquitto_connect_async (link->mosq, address, link->server.port,
 	                              link->server.keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
@@ -390,7 +452,54 @@ connect_now (TbgMqttLink *link)
 	g_source_set_name (&link->watch->source, "tbg-mqtt-socket");
 	g_source_attach (&link->watch->source, NULL);
 	link->misc_id = g_timeout_add_seconds (1, misc_cb, link);
+	if (link->timeout_id == 0)
+		link->timeout_id = g_timeout_add (CONNECT_TIMEOUT_MS, timeout_cb, link);
+}
+
+static void
+resolved_cb (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	GList *addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (obj), res, &error);
+	TbgMqttLink *link = data;
+	g_autofree char *address = NULL;
+
+	/* Cancelled: the link may be gone already. */
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	g_clear_object (&link->resolving);
+	if (addresses == NULL) {
+		g_autofree char *why = g_strdup_printf (_("cannot resolve %s: %s"), link->server.host,
+		                                        error->message);
+
+		teardown_later (link, why);
+		return;
+	}
+	/* Successive attempts walk through the addresses. */
+	address = g_inet_address_to_string (g_list_nth_data (addresses,
+	                                                     link->attempt % g_list_length (addresses)));
+	g_resolver_free_addresses (addresses);
+	connect_to (link, address);
+}
+
+/* The host name is looked up with GResolver (a thread of its own), never
+ * by libmosquitto on the main loop: a dead DNS server must not stall the
+ * devices. The connect timeout covers a look-up that never answers. */
+static void
+connect_now (TbgMqttLink *link)
+{
+	g_autoptr (GResolver) resolver = NULL;
+
+	drop_instance (link);
+	if (g_hostname_is_ip_address (link->server.host)) {
+		connect_to (link, link->server.host);
+		return;
+	}
+	link->state = LINK_RESOLVING;
+	link->resolving = g_cancellable_new ();
 	link->timeout_id = g_timeout_add (CONNECT_TIMEOUT_MS, timeout_cb, link);
+	resolver = g_resolver_get_default ();
+	g_resolver_lookup_by_name_async (resolver, link->server.host, link->resolving, resolved_cb, link);
 }
 
 static gboolean

@@ -447,6 +447,133 @@ test_bad_config (Fixture *f, gconstpointer data)
 	g_assert_nonnull (strstr (error->message, "tbgw.conf:4: [serial:X] prot: unknown key"));
 }
 
+/* ---- a resolver that does not answer ------------------------------------------ */
+
+/* Holds every look-up until the test answers it, as a dead DNS server
+ * would (for up to the resolver's timeout, on every reconnect). */
+typedef struct {
+	GResolver  parent;
+	GPtrArray *pending;   /* GTask */
+} StalledResolver;
+typedef struct {
+	GResolverClass parent_class;
+} StalledResolverClass;
+
+static GType stalled_resolver_get_type (void);
+G_DEFINE_TYPE (StalledResolver, stalled_resolver, G_TYPE_RESOLVER)
+
+static GList *
+stalled_lookup (GResolver *r, const char *host, GCancellable *c, GError **error)
+{
+	g_error ("a synchronous look-up of %s", host);
+	return NULL;
+}
+
+static void
+stalled_lookup_async (GResolver *r, const char *host, GCancellable *c, GAsyncReadyCallback cb,
+                      gpointer data)
+{
+	g_ptr_array_add (((StalledResolver *) r)->pending, g_task_new (r, c, cb, data));
+}
+
+static GList *
+stalled_lookup_finish (GResolver *r, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer (G_TASK (res), error);
+}
+
+static void
+stalled_resolver_finalize (GObject *obj)
+{
+	g_ptr_array_unref (((StalledResolver *) obj)->pending);
+	G_OBJECT_CLASS (stalled_resolver_parent_class)->finalize (obj);
+}
+
+static void
+stalled_resolver_class_init (StalledResolverClass *klass)
+{
+	G_OBJECT_CLASS (klass)->finalize = stalled_resolver_finalize;
+	klass->parent_class.lookup_by_name = stalled_lookup;
+	klass->parent_class.lookup_by_name_async = stalled_lookup_async;
+	klass->parent_class.lookup_by_name_finish = stalled_lookup_finish;
+}
+
+static void
+stalled_resolver_init (StalledResolver *r)
+{
+	r->pending = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static gboolean
+lookup_pending (gpointer data)
+{
+	return ((StalledResolver *) data)->pending->len > 0;
+}
+
+typedef struct {
+	TbgGateway *gw;
+	const char *device;
+} SeenWait;
+
+static gboolean
+device_seen (gpointer data)
+{
+	SeenWait *w = data;
+	TbgDevice *dev = tbg_gateway_lookup_device (w->gw, w->device);
+
+	return dev != NULL && tbg_device_get_last_seen (dev) != 0;
+}
+
+/* The broker's name is looked up off the main loop: while the look-up
+ * hangs, a serial sample is read and queued; once the name resolves the
+ * link connects to that address and the sample goes out. */
+static void
+test_stalled_resolver (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GResolver) saved = g_resolver_get_default ();
+	StalledResolver *stalled = g_object_new (stalled_resolver_get_type (), NULL);
+	Pty *p = pty_new ();
+	g_autoptr (GError) error = NULL;
+	g_autofree char *conf = g_build_filename (f->dir, "tbgw.conf", NULL);
+	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n"
+		"[server]\nhost=broker.tbgw-test.invalid\nport=%u\n[gateway]\nstats-interval-s=0\n"
+		"[serial:Probe]\nport=%s\n", tbg_test_broker_port (f->broker), p->slave);
+	const char * const prefixes[] = { "serial", NULL };
+	SeenWait seen = { NULL, "Probe" };
+	TbgConfig *cfg;
+	GTask *lookup;
+
+	g_resolver_set_default (G_RESOLVER (stalled));
+	g_assert_true (g_file_set_contents (conf, text, -1, &error));
+	cfg = tbg_config_load (conf, prefixes, &error);
+	g_assert_no_error (error);
+	f->gw = tbg_gateway_new (cfg, sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (f->gw, &error));
+	g_assert_true (tbg_test_wait_until (lookup_pending, stalled, WAIT_MS));
+	g_assert_cmpuint (stalled->pending->len, ==, 1);
+
+	pty_print (p, "{\"t\":7}\n");
+	seen.gw = f->gw;
+	g_assert_true (tbg_test_wait_until (device_seen, &seen, WAIT_MS));
+	g_assert_cmpuint (stalled->pending->len, ==, 1);
+	g_assert_false (tbg_gateway_get_link_up (f->gw));
+
+	lookup = g_ptr_array_steal_index (stalled->pending, 0);
+	g_task_return_pointer (lookup, g_list_append (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)),
+	                       (GDestroyNotify) g_resolver_free_addresses);
+	g_object_unref (lookup);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Probe\",\"type\":\"default\"}", WAIT_MS);
+	tbg_test_expect_sample_values (f->peer, "Probe", "{\"t\":7}", WAIT_MS);
+	g_assert_cmpuint (stalled->pending->len, ==, 0);
+
+	g_clear_object (&f->gw);
+	g_resolver_set_default (saved);
+	g_object_unref (stalled);
+	pty_free (p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -477,6 +604,7 @@ main (int argc, char **argv)
 	ADD ("two-ports-concurrent-rpc", test_two_ports_concurrent_rpc);
 	ADD ("configured-port", test_configured_port);
 	ADD ("bad-config", test_bad_config);
+	ADD ("stalled-resolver", test_stalled_resolver);
 #undef ADD
 	return g_test_run ();
 }
