@@ -370,26 +370,37 @@ new_instance (TbgMqttLink *link, GError **error)
 	return mosq;
 }
 
-/* SNI: libmosquitto names the address it was given; the server may
- * need the name to pick its certificate. Called before the ClientHello is
- * built. */
+/* Called before the ClientHello is built, when libmosquitto has set up
+ * its context (CA, client certificate, its verify callback). The SNI is
+ * the configured name, not the address libmosquitto was given, and the
+ * certificate is verified by OpenSSL alone: the chain against the CA
+ * libmosquitto loaded, and the name against the host set on the context
+ * (X509_VERIFY_PARAM_set1_host, inherited by every SSL made from it);
+ * tls_verify_cb only passes OpenSSL's verdict on (a NULL callback would
+ * not replace libmosquitto's).
+ * libmosquitto's own callback is left out: it would compare the name with
+ * the address, and (2.0.11) fails every handshake on a context it did not
+ * create itself, since its SSL ex_data index is only allocated then. */
+static int
+tls_verify_cb (int preverify_ok, X509_STORE_CTX *ctx)
+{
+	return preverify_ok;
+}
+
 static void
 tls_info_cb (const SSL *ssl, int where, int ret)
 {
-	if (where & SSL_CB_HANDSHAKE_START) {
-		const char *host = SSL_CTX_get_app_data (SSL_get_SSL_CTX (ssl));
+	SSL *s = (SSL *) ssl;
 
-		SSL_set_tlsext_host_name ((SSL *) ssl, host);
+	if ((where & SSL_CB_HANDSHAKE_START) && !SSL_is_init_finished (ssl)) {
+		SSL_set_tlsext_host_name (s, (const char *) SSL_CTX_get_app_data (SSL_get_SSL_CTX (ssl)));
+		SSL_set_verify (s, SSL_VERIFY_PEER, tls_verify_cb);
 	}
 }
 
-/* libmosquitto checks the server's certificate against the host it
- * connects to, here an address we looked up. So OpenSSL checks it against
- * the configured name instead (X509_VERIFY_PARAM_set1_host, inherited by
- * every SSL made from this context, failing the chain verification that
- * libmosquitto's callback still enforces) and libmosquitto's own name
- * check, which would compare with the address, is turned off. The CA,
- * the client certificate and verification itself stay libmosquitto's. */
+/* TLS to an address we looked up: see tls_info_cb. Should the callback
+ * not run, libmosquitto's verify callback refuses the handshake (it finds
+ * no client on an SSL of a foreign context): this fails closed. */
 static gboolean
 verify_name_not_address (TbgMqttLink *link, GError **error)
 {
@@ -405,11 +416,11 @@ verify_name_not_address (TbgMqttLink *link, GError **error)
 		goto fail;
 	SSL_CTX_set_app_data (link->ssl_ctx, link->server.host);
 	SSL_CTX_set_info_callback (link->ssl_ctx, tls_info_cb);
+	/* libmosquitto applies its usual settings (CA, client certificate,
+	 * protocol versions) to this context. */
 	rc = mosquitto_void_option (link->mosq, MOSQ_OPT_SSL_CTX, link->ssl_ctx);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_int_option (link->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_insecure_set (link->mosq, true);
 	if (rc == MOSQ_ERR_SUCCESS)
 		return TRUE;
 fail:

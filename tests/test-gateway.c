@@ -10,6 +10,8 @@
 #include "test-peer.h"
 #include "test-util.h"
 
+#include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 
 #define WAIT_MS 5000
@@ -885,6 +887,160 @@ test_stats_published (Fixture *f, gconstpointer data)
 	json_decref (root);
 }
 
+/* ---- TLS to a looked-up address -------------------------------------------------- */
+
+/* Answers every look-up at once with 127.0.0.1, whatever the name. */
+typedef struct {
+	GResolver parent;
+	guint     lookups;
+} LoopbackResolver;
+typedef struct {
+	GResolverClass parent_class;
+} LoopbackResolverClass;
+
+static GType loopback_resolver_get_type (void);
+G_DEFINE_TYPE (LoopbackResolver, loopback_resolver, G_TYPE_RESOLVER)
+
+static void
+loopback_lookup_async (GResolver *r, const char *host, GCancellable *c, GAsyncReadyCallback cb,
+                       gpointer data)
+{
+	g_autoptr (GTask) t = g_task_new (r, c, cb, data);
+
+	((LoopbackResolver *) r)->lookups++;
+	g_task_return_pointer (t, g_list_append (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)),
+	                       (GDestroyNotify) g_resolver_free_addresses);
+}
+
+static GList *
+loopback_lookup_finish (GResolver *r, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer (G_TASK (res), error);
+}
+
+static void
+loopback_resolver_class_init (LoopbackResolverClass *klass)
+{
+	klass->parent_class.lookup_by_name_async = loopback_lookup_async;
+	klass->parent_class.lookup_by_name_finish = loopback_lookup_finish;
+}
+
+static void
+loopback_resolver_init (LoopbackResolver *r)
+{
+}
+
+static void
+sh (const char *dir, const char *script)
+{
+	g_autoptr (GError) error = NULL;
+	int status = 0;
+	const char *argv[] = { "/bin/sh", "-ec", script, NULL };
+
+	g_assert_true (g_spawn_sync (dir, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL |
+	                             G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+	g_assert_no_error (error);
+	g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static guint16
+tls_free_port (void)
+{
+	g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
+	g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+	g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+	g_autoptr (GSocketAddress) bound = NULL;
+
+	g_assert_true (g_socket_bind (s, any, FALSE, NULL));
+	bound = g_socket_get_local_address (s, NULL);
+	return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static gboolean
+tls_port_accepts (gpointer data)
+{
+	g_autoptr (GSocketClient) c = g_socket_client_new ();
+	g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1",
+		GPOINTER_TO_UINT (data), NULL, NULL);
+
+	return conn != NULL;
+}
+
+/* A TLS broker on 127.0.0.1 whose certificate names @cert_name, signed by
+ * a CA of the test; a gateway configured for the host name @host (which
+ * the resolver maps to 127.0.0.1). Returns whether the link came up. */
+static gboolean
+tls_link_comes_up (const char *cert_name, const char *host)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-tls-XXXXXX", &error);
+	g_autofree char *script = g_strdup_printf (
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+		"-subj /CN=tbgw-test-ca -keyout ca.key -out ca.pem\n"
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=%s "
+		"-keyout server.key -out server.csr\n"
+		"printf 'subjectAltName=DNS:%s\\n' > ext\n"
+		"openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+		"-extfile ext -out server.pem\n", cert_name, cert_name);
+	guint16 port = tls_free_port ();
+	g_autofree char *mconf = g_strdup_printf ("listener %u 127.0.0.1\nallow_anonymous true\n"
+		"persistence false\nuser root\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
+		"log_dest file %s/mosquitto.log\nlog_type all\nconnection_messages true\n", port, dir, dir, dir);
+	g_autofree char *mconf_path = g_build_filename (dir, "mosquitto.conf", NULL);
+	g_autofree char *conf = g_build_filename (dir, "tbgw.conf", NULL);
+	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nhost=%s\nport=%u\n"
+		"tls=true\nca-file=%s/ca.pem\n[gateway]\nstats-interval-s=0\n", host, port, dir);
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+	                                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+	g_autoptr (GSubprocess) broker = NULL;
+	g_autoptr (GResolver) saved = g_resolver_get_default ();
+	LoopbackResolver *resolver = g_object_new (loopback_resolver_get_type (), NULL);
+	const TbgSource * const none[] = { NULL };
+	const char * const prefixes[] = { NULL };
+	TbgGateway *gw;
+	TbgConfig *cfg;
+	gboolean up;
+
+	g_assert_no_error (error);
+	sh (dir, script);
+	g_assert_true (g_file_set_contents (mconf_path, mconf, -1, NULL));
+	broker = g_subprocess_launcher_spawn (l, &error, g_getenv ("MOSQUITTO") ? g_getenv ("MOSQUITTO")
+	                                      : "/usr/sbin/mosquitto", "-c", mconf_path, NULL);
+	g_assert_no_error (error);
+	g_assert_true (tbg_test_wait_until (tls_port_accepts, GUINT_TO_POINTER (port), WAIT_MS));
+	g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+	cfg = tbg_config_load (conf, prefixes, &error);
+	g_assert_no_error (error);
+	g_resolver_set_default (G_RESOLVER (resolver));
+	tbg_test_log_capture ();
+	gw = tbg_gateway_new (cfg, none, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (gw, &error));
+	/* Up, or the first failed attempt (the retry comes a second later). */
+	while (!tbg_gateway_get_link_up (gw) && tbg_test_log_count ("Could not connect*") == 0)
+		g_main_context_iteration (NULL, TRUE);
+	up = tbg_gateway_get_link_up (gw);
+	g_assert_cmpuint (resolver->lookups, ==, 1);
+	g_object_unref (gw);
+	g_resolver_set_default (saved);
+	g_object_unref (resolver);
+	g_subprocess_send_signal (broker, SIGTERM);
+	g_subprocess_wait (broker, NULL, NULL);
+	sh (dir, "rm -f ca.key ca.pem ca.srl server.key server.csr server.pem ext mosquitto.conf "
+	         "mosquitto.log tbgw.conf");
+	g_rmdir (dir);
+	return up;
+}
+
+static void
+test_tls_checks_the_name (Fixture *f, gconstpointer data)
+{
+	/* Connected to 127.0.0.1, the certificate is checked against the
+	 * configured name: right name, link up; another name, refused. */
+	g_assert_true (tls_link_comes_up ("broker.tbgw-test.example", "broker.tbgw-test.example"));
+	g_assert_false (tls_link_comes_up ("other.tbgw-test.example", "broker.tbgw-test.example"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -893,6 +1049,7 @@ main (int argc, char **argv)
 	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 #define ADD(path, fn) g_test_add ("/gateway/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("connect-disconnect", test_connect_disconnect);
+	ADD ("tls-checks-the-name", test_tls_checks_the_name);
 	ADD ("bad-names", test_duplicate_and_bad_names);
 	ADD ("telemetry/multi-device", test_telemetry_multi_device);
 	ADD ("telemetry/types", test_telemetry_types);
