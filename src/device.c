@@ -201,12 +201,6 @@ tbg_device_set_source_data (TbgDevice *dev, gpointer data, GDestroyNotify destro
 	dev->source_data_destroy = destroy;
 }
 
-gpointer
-_tbg_device_get_source_instance (TbgDevice *dev)
-{
-	return dev->instance;
-}
-
 void
 _tbg_device_set_name (TbgDevice *dev, const char *name)
 {

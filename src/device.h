@@ -64,7 +64,6 @@ gboolean         tbg_device_request_attributes (TbgDevice *dev,
 /* For the gateway only. */
 TbgDevice       *_tbg_device_new (TbgGateway *gw, const TbgSource *source, gpointer instance,
                                   const char *name, const char *profile, const char *address);
-gpointer         _tbg_device_get_source_instance (TbgDevice *dev);
 void             _tbg_device_set_name (TbgDevice *dev, const char *name);
 void             _tbg_device_detach (TbgDevice *dev);
 void             _tbg_device_shared_attributes (TbgDevice *dev, json_t *changed,

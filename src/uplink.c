@@ -469,9 +469,3 @@ tbg_uplink_records_dropped (TbgUplink *up)
 {
 	return up->records_dropped;
 }
-
-guint
-tbg_uplink_inflight (TbgUplink *up)
-{
-	return g_hash_table_size (up->inflight);
-}

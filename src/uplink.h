@@ -48,4 +48,3 @@ void       tbg_uplink_set_limits (TbgUplink *up, gsize max_payload, guint max_in
 guint64    tbg_uplink_records_sent (TbgUplink *up);     /* acknowledged by PUBACK */
 guint64    tbg_uplink_publishes_sent (TbgUplink *up);
 guint64    tbg_uplink_records_dropped (TbgUplink *up);  /* too big to ever send */
-guint      tbg_uplink_inflight (TbgUplink *up);
