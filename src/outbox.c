@@ -102,7 +102,7 @@ memory_rewind (TbgOutbox *ob)
 static guint64
 memory_length (TbgOutbox *ob)
 {
-	return tbg_record_window_length (&((MemoryOutbox *) ob)->window);
+	return tbg_record_window_unacked (&((MemoryOutbox *) ob)->window);
 }
 
 static void

@@ -19,6 +19,7 @@ tbg_record_window_init (TbgRecordWindow *w)
 {
 	g_queue_init (&w->queue);
 	w->first_unsent = NULL;
+	w->n_acked = 0;
 }
 
 void
@@ -26,12 +27,19 @@ tbg_record_window_clear (TbgRecordWindow *w)
 {
 	g_queue_clear_full (&w->queue, (GDestroyNotify) entry_free);
 	w->first_unsent = NULL;
+	w->n_acked = 0;
 }
 
 guint
 tbg_record_window_length (TbgRecordWindow *w)
 {
 	return w->queue.length;
+}
+
+guint
+tbg_record_window_unacked (TbgRecordWindow *w)
+{
+	return w->queue.length - w->n_acked;
 }
 
 void
@@ -78,6 +86,8 @@ tbg_record_window_ack (TbgRecordWindow *w, guint64 seq, guint64 *popped_upto)
 
 		if (e->rec->seq == seq) {
 			newly = !e->acked;
+			if (newly)
+				w->n_acked++;
 			e->acked = TRUE;
 			break;
 		}
@@ -86,6 +96,7 @@ tbg_record_window_ack (TbgRecordWindow *w, guint64 seq, guint64 *popped_upto)
 	       ((Entry *) w->queue.head->data)->acked) {
 		Entry *e = g_queue_pop_head (&w->queue);
 
+		w->n_acked--;
 		*popped_upto = e->rec->seq;
 		entry_free (e);
 	}
@@ -105,6 +116,7 @@ tbg_record_window_rewind (TbgRecordWindow *w, void (*forget) (guint64 seq, gpoin
 		if (e->acked) {
 			if (forget != NULL)
 				forget (e->rec->seq, data);
+			w->n_acked--;
 			entry_free (e);
 			g_queue_delete_link (&w->queue, l);
 		}

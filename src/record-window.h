@@ -9,11 +9,14 @@
 typedef struct {
 	GQueue  queue;          /* of the private entry type */
 	GList  *first_unsent;   /* NULL: nothing unsent */
+	guint   n_acked;        /* acknowledged, waiting behind an unacknowledged one */
 } TbgRecordWindow;
 
 void        tbg_record_window_init (TbgRecordWindow *w);
 void        tbg_record_window_clear (TbgRecordWindow *w);
 guint       tbg_record_window_length (TbgRecordWindow *w);
+/* Records not yet acknowledged (unsent + in flight). */
+guint       tbg_record_window_unacked (TbgRecordWindow *w);
 /* Takes @rec; @created_ms is when it was accepted (for TTLs). */
 void        tbg_record_window_push (TbgRecordWindow *w, TbgRecord *rec, gint64 created_ms);
 const TbgRecord *tbg_record_window_peek_unsent (TbgRecordWindow *w, gint64 *created_ms);

@@ -38,7 +38,8 @@ test_order_and_ack (void)
 	g_assert_cmpuint (s2, <, s3);
 	/* Out-of-order PUBACKs: nothing is lost or double-freed. */
 	tbg_outbox_ack (ob, s2);
-	g_assert_cmpuint (tbg_outbox_length (ob), ==, 3);
+	/* The length counts what is not yet acknowledged, as the spool's. */
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 2);
 	tbg_outbox_ack (ob, s1);
 	g_assert_cmpuint (tbg_outbox_length (ob), ==, 1);
 	tbg_outbox_ack (ob, s3);
