@@ -1,5 +1,8 @@
-/* gateway.c — see gateway.h. */
-#include "gateway.h"
+/* gateway.c — see gateway.h: the registry, the life cycle (start, reload,
+ * shutdown), the uplink and the dispatch of downlink messages. RPCs,
+ * attribute requests and the gateway's own device have files of their own
+ * (gateway-private.h). */
+#include "gateway-private.h"
 #include "gateway-codec.h"
 #include "mqtt-link.h"
 #include "ratelimit.h"
@@ -15,65 +18,6 @@ G_DEFINE_QUARK (tbg-error-quark, tbg_error)
 #define WARN_BURST      10
 #define WARN_WINDOW_US  (60 * G_USEC_PER_SEC)
 
-typedef struct {
-	TbgGateway *gw;
-	TbgRpc     *rpc;
-	char       *key;
-	guint       timeout_id;
-} PendingRpc;
-
-typedef enum { SCOPE_CLIENT = 1, SCOPE_SHARED = 2, SCOPE_BOTH = 3 } Scope;
-
-typedef struct {
-	TbgGateway            *gw;
-	TbgDevice             *dev;
-	char                 **client_keys;
-	char                 **shared_keys;
-	TbgAttributesCallback  callback;
-	gpointer               user_data;
-	json_t                *client;
-	json_t                *shared;
-	gint64                 ids[2];
-	guint                  n_ids;
-	guint                  outstanding;
-	guint                  timeout_id;
-} AttrRequest;
-
-typedef struct {
-	AttrRequest *req;
-	Scope        scope;
-} AttrRequestPart;
-
-struct _TbgGateway {
-	GObject                  parent;
-	TbgConfig               *cfg;
-	const TbgSource * const *sources;
-	GPtrArray               *instances;   /* parallel to sources */
-	GPtrArray               *devices;     /* in order of addition */
-	GHashTable              *by_name;     /* name → TbgDevice (borrowed from devices) */
-	TbgOutbox               *outbox;
-	TbgMqttLink             *link;
-	TbgUplink               *uplink;
-	GHashTable              *rpcs;        /* "device\nid" → PendingRpc */
-	GHashTable              *attr_parts;  /* request id → AttrRequestPart */
-	gint64                   next_attr_id;
-	guint                    stats_id;
-	TbgGatewayStats          stats;
-	TbgRateLimit             warn_limit;
-	/* what the log says of the queue */
-	gboolean                 was_up;          /* the link has been up before */
-	guint64                  backlog;         /* waiting when the link came back; 0: none */
-	guint64                  backlog_base;    /* records sent + dropped then */
-	gint64                   backlog_since;   /* monotonic µs */
-	guint64                  drops_seen;      /* outbox->dropped accounted for */
-	gint64                   full_logged;     /* monotonic µs of the last "full" line */
-	gint64                   expired_logged;  /* and of the last "expired" line */
-	/* shutdown */
-	GSourceFunc              done;
-	gpointer                 done_data;
-	guint                    grace_id;
-};
-
 enum { PROP_0, PROP_LINK_UP, N_PROPS };
 static GParamSpec *props[N_PROPS];
 enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, N_SIGNALS };
@@ -84,11 +28,8 @@ G_DEFINE_TYPE (TbgGateway, tbg_gateway, G_TYPE_OBJECT)
 static void stop_sources (TbgGateway *gw);
 static gboolean grace_cb (gpointer data);
 
-static void
-warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-warn_downlink (TbgGateway *gw, const char *format, ...)
+void
+_tbg_gateway_warn_downlink (TbgGateway *gw, const char *format, ...)
 {
 	g_autofree char *msg = NULL;
 	guint64 suppressed;
@@ -106,29 +47,6 @@ warn_downlink (TbgGateway *gw, const char *format, ...)
 }
 
 static void
-pending_rpc_free (PendingRpc *p)
-{
-	if (p->timeout_id != 0)
-		g_source_remove (p->timeout_id);
-	tbg_rpc_unref (p->rpc);
-	g_free (p->key);
-	g_free (p);
-}
-
-static void
-attr_request_free (AttrRequest *req)
-{
-	if (req->timeout_id != 0)
-		g_source_remove (req->timeout_id);
-	g_object_unref (req->dev);
-	g_strfreev (req->client_keys);
-	g_strfreev (req->shared_keys);
-	json_decref (req->client);
-	json_decref (req->shared);
-	g_free (req);
-}
-
-static void
 tbg_gateway_dispose (GObject *object)
 {
 	TbgGateway *gw = TBG_GATEWAY (object);
@@ -136,29 +54,8 @@ tbg_gateway_dispose (GObject *object)
 	stop_sources (gw);
 	g_clear_handle_id (&gw->stats_id, g_source_remove);
 	g_clear_handle_id (&gw->grace_id, g_source_remove);
-	if (gw->rpcs != NULL) {
-		GHashTableIter iter;
-		PendingRpc *p;
-
-		/* Sources may hold on to an RPC longer than we live. */
-		g_hash_table_iter_init (&iter, gw->rpcs);
-		while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
-			tbg_rpc_cancel (p->rpc);
-	}
-	g_clear_pointer (&gw->rpcs, g_hash_table_unref);
-	if (gw->attr_parts != NULL) {
-		GHashTableIter iter;
-		AttrRequestPart *part;
-		GPtrArray *reqs = g_ptr_array_new_with_free_func ((GDestroyNotify) attr_request_free);
-
-		g_hash_table_iter_init (&iter, gw->attr_parts);
-		while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &part)) {
-			if (!g_ptr_array_find (reqs, part->req, NULL))
-				g_ptr_array_add (reqs, part->req);
-		}
-		g_clear_pointer (&gw->attr_parts, g_hash_table_unref);
-		g_ptr_array_unref (reqs);
-	}
+	_tbg_gateway_rpc_dispose (gw);
+	_tbg_gateway_attributes_dispose (gw);
 	g_clear_pointer (&gw->uplink, tbg_uplink_free);
 	g_clear_pointer (&gw->link, tbg_mqtt_link_free);
 	G_OBJECT_CLASS (tbg_gateway_parent_class)->dispose (object);
@@ -219,9 +116,8 @@ tbg_gateway_init (TbgGateway *gw)
 	gw->devices = g_ptr_array_new_with_free_func (g_object_unref);
 	gw->by_name = g_hash_table_new (g_str_hash, g_str_equal);
 	gw->instances = g_ptr_array_new ();
-	gw->rpcs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-	                                  (GDestroyNotify) pending_rpc_free);
-	gw->attr_parts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+	_tbg_gateway_rpc_init (gw);
+	_tbg_gateway_attributes_init (gw);
 	gw->stats.started_us = g_get_monotonic_time ();
 	tbg_rate_limit_init (&gw->warn_limit, WARN_BURST, WARN_WINDOW_US);
 }
@@ -389,369 +285,6 @@ link_acked (int mid, gpointer user_data)
 	}
 }
 
-/* ---- RPC ----------------------------------------------------------------- */
-
-static char *
-rpc_key (const char *device, gint64 id)
-{
-	return g_strdup_printf ("%s\n%" G_GINT64_FORMAT, device, id);
-}
-
-static void
-device_rpc_replied (TbgRpc *rpc, json_t *data, gpointer user_data)
-{
-	TbgGateway *gw = user_data;
-	g_autoptr (GError) error = NULL;
-	g_autofree char *key = rpc_key (tbg_rpc_get_device (rpc), tbg_rpc_get_id (rpc));
-	char *payload = tbg_codec_rpc_response (tbg_rpc_get_device (rpc), tbg_rpc_get_id (rpc),
-	                                        data, &error);
-
-	if (payload == NULL)
-		g_warning (_("Cannot answer RPC %" G_GINT64_FORMAT " of “%s”: %s"),
-		           tbg_rpc_get_id (rpc), tbg_rpc_get_device (rpc), error->message);
-	else
-		tbg_uplink_send_reply (gw->uplink, TBG_TOPIC_RPC, payload, strlen (payload));
-	if (gw->rpcs != NULL)
-		g_hash_table_remove (gw->rpcs, key);
-}
-
-static gboolean
-rpc_timeout_cb (gpointer data)
-{
-	PendingRpc *p = data;
-
-	p->timeout_id = 0;
-	p->gw->stats.rpcs_timed_out++;
-	g_message (_("RPC %" G_GINT64_FORMAT " “%s” of “%s” got no reply in time"),
-	           tbg_rpc_get_id (p->rpc), tbg_rpc_get_method (p->rpc), tbg_rpc_get_device (p->rpc));
-	tbg_rpc_reply_error (p->rpc, "timeout");
-	return G_SOURCE_REMOVE;
-}
-
-static void
-reply_unknown_device (TbgGateway *gw, const char *device, gint64 id)
-{
-	g_autoptr (TbgRpc) rpc = tbg_rpc_new (device, id, NULL, NULL, device_rpc_replied, gw);
-
-	tbg_rpc_reply_error (rpc, "unknown device “%s”", device);
-}
-
-static void
-handle_rpc (TbgGateway *gw, TbgDownlink *d)
-{
-	TbgDevice *dev = g_hash_table_lookup (gw->by_name, d->device);
-	PendingRpc *p;
-
-	gw->stats.rpcs_received++;
-	if (dev == NULL) {
-		warn_downlink (gw, _("RPC %" G_GINT64_FORMAT " for unknown device “%s”; answered with an error"),
-		               d->id, d->device);
-		reply_unknown_device (gw, d->device, d->id);
-		return;
-	}
-	p = g_new0 (PendingRpc, 1);
-	p->key = rpc_key (d->device, d->id);
-	if (g_hash_table_contains (gw->rpcs, p->key)) {
-		/* The server pushes an RPC again when a device session reopens. */
-		g_debug ("RPC %" G_GINT64_FORMAT " of “%s” is already in progress", d->id, d->device);
-		g_free (p->key);
-		g_free (p);
-		return;
-	}
-	p->gw = gw;
-	p->rpc = tbg_rpc_new (d->device, d->id, d->method, d->params, device_rpc_replied, gw);
-	p->timeout_id = g_timeout_add (gw->cfg->gateway.rpc_timeout_ms, rpc_timeout_cb, p);
-	g_hash_table_insert (gw->rpcs, p->key, p);
-	g_debug ("RPC %" G_GINT64_FORMAT " “%s” for “%s”", d->id, d->method, d->device);
-	{
-		g_autoptr (TbgRpc) rpc = tbg_rpc_ref (p->rpc);
-
-		_tbg_device_rpc_requested (dev, rpc);
-	}
-}
-
-/* ---- the gateway's own device --------------------------------------------- */
-
-static json_t *
-stats_json (TbgGateway *gw)
-{
-	TbgGatewayStats s;
-
-	tbg_gateway_get_stats (gw, &s);
-	return json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-	                  "uptimeS", (json_int_t) ((g_get_monotonic_time () - s.started_us) / G_USEC_PER_SEC),
-	                  "messagesSent", (json_int_t) s.records_sent,
-	                  "messagesQueued", (json_int_t) s.records_queued,
-	                  "messagesDropped", (json_int_t) s.records_dropped,
-	                  "publishesSent", (json_int_t) s.publishes_sent,
-	                  "downlinkInvalid", (json_int_t) s.downlink_invalid,
-	                  "devicesConnected", (json_int_t) s.devices_connected,
-	                  "devices", (json_int_t) s.devices);
-}
-
-static void
-rename_device (TbgGateway *gw, const char *old_name, const char *new_name)
-{
-	TbgDevice *dev = g_hash_table_lookup (gw->by_name, old_name);
-
-	if (dev == NULL || g_hash_table_contains (gw->by_name, new_name)) {
-		g_message (_("Server renamed “%s” to “%s”; no such device here or name taken"),
-		           old_name, new_name);
-		return;
-	}
-	g_message (_("Server renamed device “%s” to “%s”"), old_name, new_name);
-	g_hash_table_remove (gw->by_name, old_name);
-	_tbg_device_set_name (dev, new_name);
-	g_hash_table_insert (gw->by_name, (gpointer) tbg_device_get_name (dev), dev);
-	tbg_uplink_rename_device (gw->uplink, old_name, new_name);
-}
-
-static void
-handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
-{
-	const char *method = d->method;
-	json_t *reply;
-
-	if (g_str_equal (method, "gateway_device_renamed") && json_is_object (d->params)) {
-		const char *old_name;
-		json_t *v;
-
-		json_object_foreach (d->params, old_name, v) {
-			if (json_is_string (v))
-				rename_device (gw, old_name, json_string_value (v));
-		}
-		return;   /* one-way */
-	}
-	if (g_str_equal (method, "gateway_device_deleted") && json_is_string (d->params)) {
-		g_message (_("Server deleted device “%s”; it is connected again with its next data"),
-		           json_string_value (d->params));
-		tbg_uplink_forget_device (gw->uplink, json_string_value (d->params));
-		return;   /* one-way */
-	}
-	if (g_str_equal (method, "ping"))
-		reply = json_pack ("{s:b,s:s}", "pong", 1, "version", PACKAGE_VERSION);
-	else if (g_str_equal (method, "stats"))
-		reply = stats_json (gw);
-	else if (g_str_equal (method, "devices")) {
-		reply = json_array ();
-		for (guint i = 0; i < gw->devices->len; i++) {
-			TbgDevice *dev = g_ptr_array_index (gw->devices, i);
-
-			json_array_append_new (reply, json_pack ("{s:s,s:s,s:s,s:b}",
-			                       "name", tbg_device_get_name (dev),
-			                       "type", tbg_device_get_profile (dev),
-			                       "source", tbg_device_get_source (dev)
-			                                 ? tbg_device_get_source (dev)->name : "",
-			                       "connected", tbg_device_get_connected (dev)));
-		}
-	} else
-		reply = json_pack ("{s:s}", "error", "unknown method");
-	{
-		g_autoptr (GError) error = NULL;
-		char *text = tbg_codec_encode (reply, &error);
-		g_autofree char *topic = g_strdup_printf (TBG_TOPIC_OWN_RPC_RESPONSE_PREFIX "%" G_GINT64_FORMAT, d->id);
-
-		if (text != NULL)
-			tbg_uplink_send_reply (gw->uplink, topic, text, strlen (text));
-		else
-			g_warning (_("Cannot answer the server's RPC %" G_GINT64_FORMAT " (%s): %s"), d->id, method,
-			           error->message);
-	}
-	json_decref (reply);
-}
-
-static gboolean
-stats_cb (gpointer data)
-{
-	TbgGateway *gw = data;
-	g_autoptr (GError) error = NULL;
-	json_t *values = stats_json (gw);
-	char *payload = tbg_codec_sample (g_get_real_time () / 1000, values, &error);
-
-	json_decref (values);
-	if (payload == NULL || !_tbg_gateway_enqueue (gw, TBG_RECORD_OWN_TELEMETRY, NULL, payload,
-	                                              strlen (payload), &error))
-		g_warning (_("Cannot queue gateway statistics: %s"), error->message);
-	return G_SOURCE_CONTINUE;
-}
-
-static void
-restart_stats (TbgGateway *gw)
-{
-	g_clear_handle_id (&gw->stats_id, g_source_remove);
-	if (gw->cfg->gateway.stats_interval_s > 0)
-		gw->stats_id = g_timeout_add_seconds (gw->cfg->gateway.stats_interval_s, stats_cb, gw);
-}
-
-/* ---- attribute requests ------------------------------------------------------ */
-
-static void
-attr_request_finish (AttrRequest *req, const GError *error)
-{
-	TbgGateway *gw = req->gw;
-
-	for (guint i = 0; i < req->n_ids; i++)
-		g_hash_table_remove (gw->attr_parts, &req->ids[i]);
-	if (error == NULL)
-		json_object_update (tbg_device_get_shared_attributes (req->dev), req->shared);
-	if (req->callback != NULL)
-		req->callback (req->dev, error ? NULL : req->client, error ? NULL : req->shared,
-		               error, req->user_data);
-	attr_request_free (req);
-}
-
-static gboolean
-attr_request_timeout_cb (gpointer data)
-{
-	AttrRequest *req = data;
-	g_autoptr (GError) error = g_error_new (TBG_ERROR, TBG_ERROR_TIMEOUT,
-	                                        _("no attribute response from the server within %u ms"),
-	                                        req->gw->cfg->gateway.attribute_request_timeout_ms);
-
-	req->timeout_id = 0;
-	attr_request_finish (req, error);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-send_attr_request (TbgGateway *gw, AttrRequest *req, Scope scope, GError **error)
-{
-	const char * const *client = (const char * const *) req->client_keys;
-	const char * const *shared = (const char * const *) req->shared_keys;
-	const char *name = tbg_device_get_name (req->dev);
-	gint64 id = gw->next_attr_id++;
-	AttrRequestPart *part;
-	char *payload;
-
-	if (scope == SCOPE_BOTH)
-		payload = tbg_codec_attribute_request_combined (id, name, client, shared, error);
-	else
-		payload = tbg_codec_attribute_request (id, name,
-		                                       scope == SCOPE_CLIENT ? TBG_ATTR_SCOPE_CLIENT
-		                                                             : TBG_ATTR_SCOPE_SHARED,
-		                                       scope == SCOPE_CLIENT ? client : shared, error);
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (gw, TBG_RECORD_ATTRIBUTE_REQUEST, name, payload, strlen (payload), error))
-		return FALSE;
-	part = g_new0 (AttrRequestPart, 1);
-	part->req = req;
-	part->scope = scope;
-	req->ids[req->n_ids++] = id;
-	req->outstanding++;
-	g_hash_table_insert (gw->attr_parts, g_memdup2 (&id, sizeof id), part);
-	return TRUE;
-}
-
-gboolean
-_tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
-                                 const char * const *client_keys,
-                                 const char * const *shared_keys,
-                                 TbgAttributesCallback callback, gpointer user_data,
-                                 GError **error)
-{
-	gboolean has_client = client_keys != NULL && client_keys[0] != NULL;
-	gboolean has_shared = shared_keys != NULL && shared_keys[0] != NULL;
-	AttrRequest *req;
-	gboolean ok;
-
-	if (!has_client && !has_shared) {
-		/* An empty key list would make the server return every attribute. */
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("no attribute keys given"));
-		return FALSE;
-	}
-	for (guint s = 0; s < 2; s++) {
-		const char * const *keys = s == 0 ? client_keys : shared_keys;
-
-		for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
-			if (keys[i][0] == '\0' || !g_utf8_validate (keys[i], -1, NULL)) {
-				g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
-				             _("attribute keys must be non-empty UTF-8 strings"));
-				return FALSE;
-			}
-		}
-	}
-	req = g_new0 (AttrRequest, 1);
-	req->gw = gw;
-	req->dev = g_object_ref (dev);
-	req->client_keys = g_strdupv ((char **) (has_client ? client_keys : NULL));
-	req->shared_keys = g_strdupv ((char **) (has_shared ? shared_keys : NULL));
-	req->callback = callback;
-	req->user_data = user_data;
-	req->client = json_object ();
-	req->shared = json_object ();
-	if (gw->cfg->gateway.attribute_request_format == TBG_ATTR_REQUEST_COMBINED)
-		ok = send_attr_request (gw, req, SCOPE_BOTH, error);
-	else
-		ok = (!has_client || send_attr_request (gw, req, SCOPE_CLIENT, error)) &&
-		     (!has_shared || send_attr_request (gw, req, SCOPE_SHARED, error));
-	if (!ok) {
-		for (guint i = 0; i < req->n_ids; i++)
-			g_hash_table_remove (gw->attr_parts, &req->ids[i]);
-		attr_request_free (req);
-		return FALSE;
-	}
-	req->timeout_id = g_timeout_add (gw->cfg->gateway.attribute_request_timeout_ms,
-	                                 attr_request_timeout_cb, req);
-	return TRUE;
-}
-
-static gboolean
-strv_has (char **keys, const char *key)
-{
-	return keys != NULL && g_strv_contains ((const char * const *) keys, key);
-}
-
-/* Which scope a key of an answer belongs to when the answer does not say. */
-static json_t *
-target_for_key (AttrRequest *req, Scope scope, const char *key)
-{
-	if (scope == SCOPE_CLIENT)
-		return req->client;
-	if (scope == SCOPE_SHARED)
-		return req->shared;
-	return strv_has (req->shared_keys, key) && !strv_has (req->client_keys, key)
-	       ? req->shared : req->client;
-}
-
-static void
-handle_attr_response (TbgGateway *gw, TbgDownlink *d)
-{
-	AttrRequestPart *part = g_hash_table_lookup (gw->attr_parts, &d->id);
-	AttrRequest *req;
-	const char *key;
-	json_t *v;
-
-	if (part == NULL) {
-		g_debug ("Attribute response %" G_GINT64_FORMAT " matches no request (late?)", d->id);
-		return;
-	}
-	req = part->req;
-	if (d->client != NULL)
-		json_object_update (req->client, d->client);
-	if (d->shared != NULL)
-		json_object_update (req->shared, d->shared);
-	if (d->values != NULL) {
-		json_object_foreach (d->values, key, v)
-			json_object_set (target_for_key (req, part->scope, key), key, v);
-	}
-	if (d->value != NULL) {
-		/* A single-key answer does not name its key: it is the one asked for. */
-		char **keys = part->scope == SCOPE_SHARED ? req->shared_keys : req->client_keys;
-
-		if (part->scope == SCOPE_BOTH && keys == NULL)
-			keys = req->shared_keys;
-		if (keys != NULL && keys[0] != NULL)
-			json_object_set (target_for_key (req, part->scope, keys[0]), keys[0], d->value);
-	}
-	g_hash_table_remove (gw->attr_parts, &d->id);
-	for (guint i = 0; i < req->n_ids; i++) {
-		if (req->ids[i] == d->id)
-			req->ids[i] = -1;
-	}
-	if (--req->outstanding == 0)
-		attr_request_finish (req, NULL);
-}
-
 /* ---- downlink ------------------------------------------------------------- */
 
 static void
@@ -765,13 +298,13 @@ link_message (const char *topic, const void *payload, gsize len, gpointer user_d
 	gw->stats.downlink_received++;
 	if (!tbg_codec_decode (topic, payload, len, &d, &error)) {
 		gw->stats.downlink_invalid++;
-		warn_downlink (gw, _("Ignoring malformed message on %s: %s"), topic, error->message);
+		_tbg_gateway_warn_downlink (gw, _("Ignoring malformed message on %s: %s"), topic, error->message);
 		tbg_downlink_clear (&d);
 		return;
 	}
 	switch (d.kind) {
 	case TBG_DOWNLINK_RPC_REQUEST:
-		handle_rpc (gw, &d);
+		_tbg_gateway_handle_rpc (gw, &d);
 		break;
 	case TBG_DOWNLINK_RPC_ECHO:
 		/* A plain broker echoes our own responses back. */
@@ -779,15 +312,15 @@ link_message (const char *topic, const void *payload, gsize len, gpointer user_d
 	case TBG_DOWNLINK_ATTRIBUTE_UPDATE:
 		dev = g_hash_table_lookup (gw->by_name, d.device);
 		if (dev == NULL)
-			warn_downlink (gw, _("Shared attributes for unknown device “%s” dropped"), d.device);
+			_tbg_gateway_warn_downlink (gw, _("Shared attributes for unknown device “%s” dropped"), d.device);
 		else
 			_tbg_device_shared_attributes (dev, d.data, (const char * const *) d.deleted);
 		break;
 	case TBG_DOWNLINK_ATTRIBUTE_RESPONSE:
-		handle_attr_response (gw, &d);
+		_tbg_gateway_handle_attr_response (gw, &d);
 		break;
 	case TBG_DOWNLINK_OWN_RPC_REQUEST:
-		handle_own_rpc (gw, &d);
+		_tbg_gateway_handle_own_rpc (gw, &d);
 		break;
 	case TBG_DOWNLINK_OWN_ATTRIBUTE_UPDATE:
 		g_debug ("Gateway shared attributes updated");
@@ -915,7 +448,7 @@ tbg_gateway_start (TbgGateway *gw, GError **error)
 	attrs = json_pack ("{s:s}", "tbgwVersion", PACKAGE_VERSION);
 	enqueue_own (gw, TBG_RECORD_OWN_ATTRIBUTES, attrs);
 	json_decref (attrs);
-	restart_stats (gw);
+	_tbg_gateway_restart_stats (gw);
 	tbg_mqtt_link_start (gw->link);
 	return TRUE;
 }
@@ -1026,7 +559,7 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 	}
 	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
 	if (gw->cfg->gateway.stats_interval_s != old_cfg->gateway.stats_interval_s)
-		restart_stats (gw);
+		_tbg_gateway_restart_stats (gw);
 	if (!tbg_config_group_equal (old_cfg, gw->cfg, "storage")) {
 		TbgStorageConfig running = old_cfg->storage;
 

@@ -1,0 +1,61 @@
+/* gateway-private.h — what the parts of the gateway share: its state and
+ * the internal calls between gateway.c (registry, life cycle, uplink and
+ * downlink dispatch), gateway-rpc.c (server RPCs to devices, their
+ * timeouts), gateway-attributes.c (attribute requests) and gateway-own.c
+ * (the gateway's own device: statistics, its RPCs). Nothing outside
+ * these files includes it.
+ */
+#pragma once
+
+#include "gateway.h"
+#include "gateway-codec.h"
+#include "mqtt-link.h"
+#include "ratelimit.h"
+#include "uplink.h"
+
+struct _TbgGateway {
+	GObject                  parent;
+	TbgConfig               *cfg;
+	const TbgSource * const *sources;
+	GPtrArray               *instances;   /* parallel to sources */
+	GPtrArray               *devices;     /* in order of addition */
+	GHashTable              *by_name;     /* name → TbgDevice (borrowed from devices) */
+	TbgOutbox               *outbox;
+	TbgMqttLink             *link;
+	TbgUplink               *uplink;
+	GHashTable              *rpcs;        /* "device\nid" → PendingRpc */
+	GHashTable              *attr_parts;  /* request id → AttrRequestPart */
+	gint64                   next_attr_id;
+	guint                    stats_id;
+	TbgGatewayStats          stats;
+	TbgRateLimit             warn_limit;
+	/* what the log says of the queue */
+	gboolean                 was_up;          /* the link has been up before */
+	guint64                  backlog;         /* waiting when the link came back; 0: none */
+	guint64                  backlog_base;    /* records sent + dropped then */
+	gint64                   backlog_since;   /* monotonic µs */
+	guint64                  drops_seen;      /* outbox->dropped accounted for */
+	gint64                   full_logged;     /* monotonic µs of the last "full" line */
+	gint64                   expired_logged;  /* and of the last "expired" line */
+	/* shutdown */
+	GSourceFunc              done;
+	gpointer                 done_data;
+	guint                    grace_id;
+};
+
+/* gateway.c */
+void _tbg_gateway_warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* gateway-rpc.c */
+void _tbg_gateway_rpc_init (TbgGateway *gw);
+void _tbg_gateway_rpc_dispose (TbgGateway *gw);
+void _tbg_gateway_handle_rpc (TbgGateway *gw, TbgDownlink *d);
+
+/* gateway-attributes.c */
+void _tbg_gateway_attributes_init (TbgGateway *gw);
+void _tbg_gateway_attributes_dispose (TbgGateway *gw);
+void _tbg_gateway_handle_attr_response (TbgGateway *gw, TbgDownlink *d);
+
+/* gateway-own.c */
+void _tbg_gateway_handle_own_rpc (TbgGateway *gw, TbgDownlink *d);
+void _tbg_gateway_restart_stats (TbgGateway *gw);
