@@ -196,7 +196,7 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 		BleDevice *bd = device_owning (src, path);
 
 		if (value != NULL && uuid != NULL && bd != NULL)
-			tbg_ble_push_value (bd, uuid, value);
+			tbg_ble_value_changed (bd, path, uuid, value);
 	} else if (g_str_equal (name, IFACE_ADAPTER) &&
 	           (tbg_ble_adapter_chosen (src, p) || g_strcmp0 (path, src->scanning_on) == 0)) {
 		tbg_ble_start_discovery (src, p);
