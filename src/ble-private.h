@@ -80,6 +80,9 @@ struct _BleSource {
 	char               *scanning_on;    /* adapter path discovery was started on */
 	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
 	gboolean            bluez_up;
+	gboolean            session_bus;    /* BlueZ on the session bus (tests) */
+	guint               om_retry_id;    /* watching BlueZ failed: the next try */
+	gboolean            om_failed;      /* and that was said */
 };
 
 /* ---- BlueZ objects (source-ble.c) ---- */

@@ -559,6 +559,12 @@ fake_bluez_start_notifies (FakeBluez *fb, const char *address, const char *uuid)
 	return find_char (find_device (fb, address), uuid)->notifies;
 }
 
+gboolean
+fake_bluez_is_connected (FakeBluez *fb, const char *address)
+{
+	return fbz_device1_get_connected (find_device (fb, address)->iface);
+}
+
 guint
 fake_bluez_reads (FakeBluez *fb, const char *address, const char *uuid)
 {

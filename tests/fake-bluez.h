@@ -42,6 +42,7 @@ void        fake_bluez_set_service_data (FakeBluez *fb, const char *device_addre
 void        fake_bluez_drop_link (FakeBluez *fb, const char *device_address);
 
 guint       fake_bluez_connects (FakeBluez *fb, const char *device_address);
+gboolean    fake_bluez_is_connected (FakeBluez *fb, const char *device_address);
 guint       fake_bluez_reads (FakeBluez *fb, const char *device_address, const char *uuid);
 guint       fake_bluez_start_notifies (FakeBluez *fb, const char *device_address, const char *uuid);
 /* The last value written to a characteristic (NULL if none), and the

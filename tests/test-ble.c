@@ -473,21 +473,31 @@ mentions (TbgTestMessage *m, const char *device)
 }
 
 /* Waits for a message on @topic about @device; fails if anything about
- * @never (any topic but the attributes the gateway announces about itself)
- * came first. Messages arrive in the order tbgwd handled their causes, so
- * this shows that what happened before the cause of the awaited message
- * produced nothing about @never. */
+ * @never (any topic but the attributes the gateway announces about itself;
+ * only v1/gateway/connect and disconnect if @links_only) came first.
+ * Messages arrive in the order tbgwd handled their causes, so this shows
+ * that what happened before the cause of the awaited message produced
+ * nothing about @never. */
 static void
-expect_without (Fixture *f, const char *topic, const char *device, const char *never)
+expect_before (Fixture *f, const char *topic, const char *device, const char *never, gboolean links_only)
 {
 	for (;;) {
 		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, NULL, WAIT_MS);
+		gboolean link = g_str_equal (m->topic, "v1/gateway/connect") ||
+		                g_str_equal (m->topic, "v1/gateway/disconnect");
 
-		if (never != NULL && mentions (m, never) && !g_str_equal (m->topic, "v1/devices/me/attributes"))
+		if (never != NULL && mentions (m, never) && !g_str_equal (m->topic, "v1/devices/me/attributes") &&
+		    (link || !links_only))
 			g_error ("%s: %s (nothing about %s expected)", m->topic, m->payload, never);
 		if (g_str_equal (m->topic, topic) && mentions (m, device))
 			return;
 	}
+}
+
+static void
+expect_without (Fixture *f, const char *topic, const char *device, const char *never)
+{
+	expect_before (f, topic, device, never, FALSE);
 }
 
 /* Another BTHome advertisement of ATC_000002 with a new packet id, and the
@@ -701,6 +711,208 @@ test_bthome_name_collision (Fixture *f, gconstpointer data)
 	}
 	g_assert_cmpuint (log_count (f, "exists already"), ==, 1);
 }
+static void
+stall_bluez (Fixture *f)
+{
+	fake_bluez_stall_object_manager (f->bluez, TRUE);
+}
+
+static gboolean
+bluez_asked (gpointer data)
+{
+	return fake_bluez_stalled_calls (data) > 0;
+}
+
+/* bluetoothd that does not answer does not hold up the gateway: it
+ * connects and answers its own RPCs while the call is still unanswered. */
+static void
+test_bluez_stalled (Fixture *f, gconstpointer data)
+{
+	g_assert_true (tbg_test_wait_until (bluez_asked, f->bluez, WAIT_MS));
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
+	tbg_test_peer_publish (f->peer, "v1/devices/me/rpc/request/42", "{\"method\":\"ping\"}");
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/rpc/response/42", WAIT_MS));
+	/* bluetoothd's first call (25 s timeout) is still open */
+	g_assert_cmpuint (fake_bluez_stalled_calls (f->bluez), ==, 1);
+}
+
+/* ---- reload: the source's validate and reconfigure hooks, in this process ---- */
+
+#define LAMP "A4:C1:38:00:00:0C"
+
+extern const TbgSource tbg_source_ble;
+
+/* Connect announcements, in any order; fails on any other. */
+static void
+expect_connects (Fixture *f, const char * const *expected)
+{
+	guint left = g_strv_length ((char **) expected);
+	g_autofree gboolean *seen = g_new0 (gboolean, left);
+
+	while (left > 0) {
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS);
+		json_t *got = json_loads (m->payload, 0, NULL);
+		guint i;
+
+		for (i = 0; expected[i] != NULL; i++) {
+			json_t *want = json_loads (expected[i], 0, NULL);
+			gboolean same = json_equal (got, want);
+
+			json_decref (want);
+			if (same && !seen[i])
+				break;
+		}
+		json_decref (got);
+		if (expected[i] == NULL)
+			g_error ("unexpected v1/gateway/connect %s", m->payload);
+		seen[i] = TRUE;
+		left--;
+	}
+}
+
+static TbgConfig *
+write_config (const char *path, guint16 port, const char *ble)
+{
+	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n"
+	                                         "[gateway]\nstats-interval-s=0\n[ble]\nscan=off\n%s", port, ble);
+	g_autoptr (GError) error = NULL;
+	TbgConfig *cfg;
+
+	g_assert_true (g_file_set_contents (path, text, -1, NULL));
+	cfg = tbg_config_load (path, (const char * const[]) { "ble", NULL }, &error);
+	g_assert_no_error (error);
+	cfg->session_bus = TRUE;   /* GTestDBus's bus */
+	return cfg;
+}
+
+typedef struct {
+	FakeBluez  *fb;
+	const char *address;
+	const char *uuid;
+	guint       n;
+} Notifies;
+
+static gboolean
+notifies_of (gpointer data)
+{
+	Notifies *n = data;
+
+	return fake_bluez_start_notifies (n->fb, n->address, n->uuid) >= n->n;
+}
+
+static gboolean
+lamp_link_down (gpointer data)
+{
+	return !fake_bluez_is_connected (data, LAMP);
+}
+
+/* An unchanged [ble:…] device keeps its link, its notifications and its
+ * ThingsBoard connection; a changed one is made again, a removed one is
+ * disconnected (its link too, since nothing else wants it); a bad file is
+ * refused by validate, naming file and line. */
+static void
+test_reconfigure (void)
+{
+	static const char valve[] = "[ble:Garden valve]\naddress=" VALVE "\ntype=valve\nchar." VALVE_UUID "=position u8\n";
+	const guint8 zero[] = { 0 }, seven[] = { 7 }, temp[] = { 0x08, 0x09 }, t2[] = { 0x2c, 0x01 };
+	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload.conf", NULL);
+	g_autofree char *gw_path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload-gw.conf", NULL);
+	g_autofree char *lamp = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=lamp\n");
+	g_autofree char *lamp2 = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=light\n");
+	g_autofree char *both = g_strconcat (valve, lamp, NULL);
+	g_autofree char *both2 = g_strconcat (valve, lamp2, NULL);
+	g_autoptr (GError) error = NULL;
+	GTestDBus *bus;
+	Fixture f = { 0 };
+	Notifies valve_armed, thermo_armed;
+	TbgConfig *cfg[5];
+	TbgGateway *gw;
+	gpointer ble;
+
+	alarm (120);
+	bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (bus);
+	f.bluez = fake_bluez_new (g_test_dbus_get_bus_address (bus));
+	fake_bluez_add_device (f.bluez, THERMO, "Thermo", TRUE);
+	fake_bluez_add_characteristic (f.bluez, THERMO, TEMP_UUID, "read,notify", temp, sizeof temp);
+	fake_bluez_add_device (f.bluez, VALVE, "Valve-123", FALSE);
+	fake_bluez_add_characteristic (f.bluez, VALVE, VALVE_UUID, "read,write,notify", zero, 1);
+	fake_bluez_add_device (f.bluez, LAMP, "Lamp-1", FALSE);
+	f.broker = tbg_test_broker_start ();
+	f.peer = tbg_test_peer_new (tbg_test_broker_port (f.broker));
+	gw = tbg_test_gateway_new (gw_path, tbg_test_broker_port (f.broker), "",
+	                           (const char * const[]) { NULL }, (const TbgSource * const[]) { NULL }, &error);
+	g_assert_no_error (error);
+	cfg[0] = write_config (path, tbg_test_broker_port (f.broker), both);
+	g_assert_true (tbg_source_ble.validate (cfg[0], &error));
+	ble = tbg_source_ble.start (gw, cfg[0], &error);
+	g_assert_no_error (error);
+	expect_connects (&f, (const char * const[]) { "{\"device\":\"Garden valve\",\"type\":\"valve\"}",
+	                                              "{\"device\":\"Lamp\",\"type\":\"lamp\"}",
+	                                              "{\"device\":\"Thermo\",\"type\":\"default\"}", NULL });
+	valve_armed = (Notifies) { f.bluez, VALVE, VALVE_UUID, 1 };
+	thermo_armed = (Notifies) { f.bluez, THERMO, TEMP_UUID, 1 };
+	g_assert_true (tbg_test_wait_until (notifies_of, &valve_armed, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (notifies_of, &thermo_armed, WAIT_MS));
+
+	/* the same file again: nothing happens */
+	cfg[1] = write_config (path, tbg_test_broker_port (f.broker), both);
+	g_assert_true (tbg_source_ble.validate (cfg[1], &error));
+	tbg_source_ble.reconfigure (ble, cfg[0], cfg[1]);
+	fake_bluez_set_value (f.bluez, THERMO, TEMP_UUID, t2, sizeof t2);
+	expect_before (&f, "v1/gateway/telemetry", "Thermo", "Garden valve", TRUE);
+	/* the valve's notifications still arrive: armed once, never again */
+	fake_bluez_set_value (f.bluez, VALVE, VALVE_UUID, seven, 1);
+	expect_before (&f, "v1/gateway/telemetry", "Garden valve", "Lamp", TRUE);
+	g_assert_cmpuint (fake_bluez_start_notifies (f.bluez, VALVE, VALVE_UUID), ==, 1);
+	g_assert_cmpuint (fake_bluez_connects (f.bluez, VALVE), ==, 1);
+
+	/* a bad file is refused, naming where */
+	{
+		g_autofree char *where = g_strdup_printf ("%s:10", path);
+		TbgConfig *bad = write_config (path, tbg_test_broker_port (f.broker), "[ble:X]\naddress=nope\n");
+
+		g_assert_false (tbg_source_ble.validate (bad, &error));
+		if (strstr (error->message, where) == NULL)
+			g_error ("“%s” does not say “%s”", error->message, where);
+		g_clear_error (&error);
+		tbg_config_free (bad);
+	}
+
+	/* the lamp's group changed: made again; the valve is left alone */
+	cfg[2] = write_config (path, tbg_test_broker_port (f.broker), both2);
+	g_assert_true (tbg_source_ble.validate (cfg[2], &error));
+	tbg_source_ble.reconfigure (ble, cfg[1], cfg[2]);
+	expect_before (&f, "v1/gateway/disconnect", "Lamp", "Garden valve", TRUE);
+	expect_before (&f, "v1/gateway/connect", "Lamp", "Garden valve", TRUE);
+	g_assert_cmpuint (fake_bluez_start_notifies (f.bluez, VALVE, VALVE_UUID), ==, 1);
+
+	/* the lamp's group is gone: disconnected, its link too */
+	cfg[3] = write_config (path, tbg_test_broker_port (f.broker), valve);
+	tbg_source_ble.reconfigure (ble, cfg[2], cfg[3]);
+	expect_before (&f, "v1/gateway/disconnect", "Lamp", "Garden valve", TRUE);
+	g_assert_true (tbg_test_wait_until (lamp_link_down, f.bluez, WAIT_MS));
+
+	/* [ble] itself changed: every device starts over */
+	cfg[4] = write_config (path, tbg_test_broker_port (f.broker), "rssi=true\n[ble:Garden valve]\naddress=" VALVE
+	                       "\ntype=valve\nchar." VALVE_UUID "=position u8\n");
+	tbg_source_ble.reconfigure (ble, cfg[3], cfg[4]);
+	expect_of (&f, "v1/gateway/disconnect", "{\"device\":\"Garden valve\"}");
+	expect_connect (&f, "{\"device\":\"Garden valve\",\"type\":\"valve\"}");
+
+	tbg_source_ble.stop (ble);
+	for (guint i = 0; i < G_N_ELEMENTS (cfg); i++)
+		tbg_config_free (cfg[i]);
+	g_object_unref (gw);
+	fake_bluez_free (f.bluez);
+	tbg_test_peer_free (f.peer);
+	tbg_test_broker_free (f.broker);
+	g_test_dbus_down (bus);
+	g_object_unref (bus);
+	g_unlink (path);
+	g_unlink (gw_path);
+	alarm (0);
+}
 
 int
 main (int argc, char **argv)
@@ -713,6 +925,7 @@ main (int argc, char **argv)
 	static const Variant unreachable = { .prepare = thermo_unreachable };
 	static const Variant stranger = { .prepare = stranger_with_gatt };
 	static const Variant collider = { .prepare = add_collider };
+	static const Variant stalled = { .prepare = stall_bluez, .no_wait = TRUE };
 
 	g_test_init (&argc, &argv, NULL);
 #define ADD(p, fn) g_test_add ("/ble/" p, Fixture, NULL, setup, fn, teardown)
@@ -736,6 +949,8 @@ main (int argc, char **argv)
 	g_test_add ("/ble/read-is-one-sample", Fixture, NULL, setup, test_read_is_one_sample, teardown);
 	g_test_add ("/ble/value-not-known", Fixture, NULL, setup, test_value_not_known, teardown);
 	ADDV ("bthome-name-collision", collider, test_bthome_name_collision);
+	ADDV ("bluez-stalled", stalled, test_bluez_stalled);
 #undef ADDV
+	g_test_add_func ("/ble/reconfigure", test_reconfigure);
 	return g_test_run ();
 }
