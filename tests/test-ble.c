@@ -665,6 +665,12 @@ count_thermo_samples (Fixture *f, double value, double until)
 	}
 }
 
+static gboolean
+thermo_read (gpointer data)
+{
+	return fake_bluez_reads (data, THERMO, TEMP_UUID) >= 1;
+}
+
 /* BlueZ also signals a read value as a Value change: still one sample. */
 static void
 test_read_is_one_sample (Fixture *f, gconstpointer data)
@@ -674,7 +680,7 @@ test_read_is_one_sample (Fixture *f, gconstpointer data)
 
 	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
 	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
-	g_assert_true (fake_bluez_reads (f->bluez, THERMO, TEMP_UUID) >= 1);
+	g_assert_true (tbg_test_wait_until (thermo_read, f->bluez, WAIT_MS));
 	fake_bluez_set_value (f->bluez, THERMO, TEMP_UUID, t2, sizeof t2);
 	g_assert_cmpuint (count_thermo_samples (f, 23.12, 3.0), ==, 1);
 }
