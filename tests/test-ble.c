@@ -33,6 +33,7 @@ typedef struct {
 	TbgTestBroker *broker;
 	TbgTestPeer   *peer;
 	GSubprocess   *daemon;
+	char          *dir;   /* this run's own: tests of several trees run at once */
 	char          *conf;
 	char          *log;   /* tbgwd's stderr */
 } Fixture;
@@ -76,8 +77,10 @@ setup (Fixture *f, gconstpointer data)
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
 	if (v != NULL && v->prepare != NULL)
 		v->prepare (f);
-	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.conf", NULL);
-	f->log = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.log", NULL);
+	f->dir = g_dir_make_tmp ("tbgw-ble-XXXXXX", &error);
+	g_assert_no_error (error);
+	f->conf = g_build_filename (f->dir, "tbgw.conf", NULL);
+	f->log = g_build_filename (f->dir, "tbgwd.log", NULL);
 	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
 	                        "rpc-timeout-ms=3000\n"
 	                        "[ble]\n%s"
@@ -111,6 +114,8 @@ teardown (Fixture *f, gconstpointer data)
 	/* a failing test aborts before this: its log stays for a look */
 	g_unlink (f->log);
 	g_free (f->log);
+	g_rmdir (f->dir);
+	g_free (f->dir);
 	alarm (0);
 }
 
@@ -824,8 +829,9 @@ test_reconfigure (void)
 {
 	static const char valve[] = "[ble:Garden valve]\naddress=" VALVE "\ntype=valve\nchar." VALVE_UUID "=position u8\n";
 	const guint8 zero[] = { 0 }, seven[] = { 7 }, temp[] = { 0x08, 0x09 }, t2[] = { 0x2c, 0x01 };
-	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload.conf", NULL);
-	g_autofree char *gw_path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload-gw.conf", NULL);
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-ble-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename (dir, "ble.conf", NULL);
+	g_autofree char *gw_path = g_build_filename (dir, "gateway.conf", NULL);
 	g_autofree char *lamp = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=lamp\n");
 	g_autofree char *lamp2 = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=light\n");
 	g_autofree char *both = g_strconcat (valve, lamp, NULL);
@@ -920,6 +926,7 @@ test_reconfigure (void)
 	g_object_unref (bus);
 	g_unlink (path);
 	g_unlink (gw_path);
+	g_rmdir (dir);
 	alarm (0);
 }
 
