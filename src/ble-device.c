@@ -2,6 +2,7 @@
  * ThingsBoard device while its link is up, forgotten when BlueZ drops it.
  */
 #include "ble-private.h"
+#include "ble-adv-source.h"
 
 /* ---- device life cycle ------------------------------------------------------------ */
 
@@ -12,7 +13,7 @@ wanted (BleSource *src, GDBusProxy *dev)
 {
 	g_autofree char *address = tbg_ble_string_prop (dev, "Address");
 
-	return tbg_ble_config_for_address (src, address) != NULL ||
+	return (tbg_ble_config_for_address (src, address) != NULL && tbg_ble_adv_connects (src, address)) ||
 	       (tbg_ble_bool_prop (dev, "Paired") && tbg_ble_bool_prop (dev, "Trusted"));
 }
 
@@ -131,6 +132,7 @@ tbg_ble_device_free (BleDevice *bd)
 	g_object_unref (bd->cancellable);
 	g_clear_handle_id (&bd->retry_id, g_source_remove);
 	g_clear_handle_id (&bd->read_id, g_source_remove);
+	tbg_ble_adv_device_free (bd);
 	/* the gateway owns it */
 	if (bd->dev != NULL) {
 		tbg_device_set_source_data (bd->dev, NULL, NULL);

@@ -63,6 +63,7 @@ typedef struct {
 	gboolean      over_gatt;   /* connected by us, not only advertising */
 	gboolean      armed;       /* notifications started since services resolved */
 	GCancellable *cancellable; /* its calls to BlueZ; cancelled when it goes */
+	struct _BleAdvDevice *adv; /* decoders= state (ble-adv-source.c) */
 } BleDevice;
 
 struct _BleSource {
@@ -78,6 +79,7 @@ struct _BleSource {
 	char               *scanning_on;    /* adapter path discovery was started on */
 	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
 	gboolean            bluez_up;
+	struct _BleAdv     *adv;            /* decoders=, advertisers= (ble-adv-source.c) */
 };
 
 /* ---- BlueZ objects (source-ble.c) ---- */

@@ -10,6 +10,7 @@
  * Server RPCs write and read characteristics.
  */
 #include "ble-private.h"
+#include "ble-adv-source.h"
 
 /* ---- BlueZ object helpers ------------------------------------------------------------ */
 
@@ -184,7 +185,7 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 
 		if (bd == NULL)
 			return;
-		if (has_key (changed, "ServiceData"))
+		if (has_key (changed, "ServiceData") || has_key (changed, "ManufacturerData"))
 			tbg_ble_advertisement (bd, p);
 		if (has_key (changed, "RSSI"))
 			tbg_ble_rssi (bd, p);
@@ -241,6 +242,7 @@ ble_stop (gpointer instance)
 	g_clear_object (&src->monitors);
 	g_clear_object (&src->cancellable);
 	g_ptr_array_unref (src->configs);
+	tbg_ble_adv_stop (src);
 	g_free (src->adapter_pref);
 	g_free (src->scan);
 	g_free (src->scanning_on);
@@ -271,7 +273,8 @@ ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
 		return NULL;
 	}
 	if (!tbg_config_get_bool (cfg, "ble", "bthome", FALSE, &src->bthome, error) ||
-	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error)) {
+	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error) ||
+	    !tbg_ble_adv_start (src, cfg, error)) {
 		ble_stop (src);
 		return NULL;
 	}
@@ -317,9 +320,11 @@ ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
 	return src;
 }
 
-static const char * const global_keys[] = { "adapter", "scan", "bthome", "rssi", NULL };
+static const char * const global_keys[] = { "adapter", "scan", "bthome", "rssi",
+                                            "decoders", "advertisers", NULL };
 static const char * const config_keys[] = { "address", "type", "rssi", "read-interval-s",
-                                            "char.*", "rpc.*", "attribute.*", NULL };
+                                            "char.*", "rpc.*", "attribute.*",
+                                            "bindkey", "bindkey-file", "absent-after-s", "connect", NULL };
 
 const TbgSource tbg_source_ble = {
 	.name = "ble",
