@@ -23,6 +23,9 @@ static const struct {
 	{ TBG_ADV_FMT_EDDYSTONE, "eddystone", "Eddystone" },
 };
 
+/* the formats with an encrypted variant */
+#define ENCRYPTABLE (TBG_ADV_FMT_BTHOME | TBG_ADV_FMT_ATC | TBG_ADV_FMT_MIBEACON)
+
 static guint
 format_index (TbgAdvFormat f)
 {
@@ -251,6 +254,13 @@ tbg_advert_decode (const TbgAdvert *ad, guint enabled, TbgAdvState *st, gint64 n
 		memset (&p, 0, sizeof p);
 		ok = service ? decode_service (ad, e, enabled, st->key, &f, &p, &local)
 		             : decode_manufacturer (ad, e, enabled, &f, &p, &local);
+		if (ok && st->key != NULL && !p.encrypted && (f & ENCRYPTABLE)) {
+			/* anyone can send plain packets from any address; a keyed sensor encrypts */
+			tbg_adv_packet_clear (&p);
+			g_set_error (&local, TBG_ADV_ERROR, TBG_ADV_ERROR_INVALID,
+			             "unencrypted %s packet from a device with a bindkey", formats[format_index (f)].label);
+			ok = FALSE;
+		}
 		if (!ok) {
 			if (f == 0 || !(enabled & f))
 				continue;

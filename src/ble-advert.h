@@ -82,7 +82,8 @@ typedef enum {
  * this long: then the sensor restarted (a battery change resets counters). */
 #define TBG_ADVERT_REPLAY_RESET_US ((gint64) 3600 * G_USEC_PER_SEC)
 
-/* Decodes every entry of @ad in one of @formats. On TBG_ADVERT_SAMPLE,
+/* Decodes every entry of @ad in one of @formats. With a key, the plain
+ * packets of a format that has an encrypted variant are refused (INVALID). On TBG_ADVERT_SAMPLE,
  * *@values (new reference) holds the merged values plus "rssi", and
  * *@format the format of the first decoded entry. Otherwise *@values is NULL
  * and @error says why for NEEDS_KEY, WRONG_KEY and INVALID. */

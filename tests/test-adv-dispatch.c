@@ -118,6 +118,19 @@ test_replay_and_keys (void)
 	g_assert_cmpint (decode_one (0xFCD2, TRUE, p5, n5, TBG_ADV_FMT_BTHOME, &nokey, t, &v, &error), ==,
 	                 TBG_ADVERT_NEEDS_KEY);
 	g_clear_error (&error);
+	/* with a key, a plain packet of a format that encrypts is somebody else's */
+	{
+		const guint8 plain[] = { 0x40, 0x00, 0x09, 0x02, 0xca, 0x09 };
+
+		g_assert_cmpint (decode_one (0xFCD2, TRUE, plain, sizeof plain, TBG_ADV_FMT_BTHOME, &st, t + 4, &v,
+		                             &error), ==, TBG_ADVERT_INVALID);
+		g_assert_error (error, TBG_ADV_ERROR, TBG_ADV_ERROR_INVALID);
+		g_assert_null (v);
+		g_clear_error (&error);
+		g_assert_cmpint (decode_one (0xFCD2, TRUE, plain, sizeof plain, TBG_ADV_FMT_BTHOME, &nokey, t, &v,
+		                             NULL), ==, TBG_ADVERT_SAMPLE);
+		json_decref (v);
+	}
 	/* a format not enabled is not even looked at */
 	g_assert_cmpint (decode_one (0xFCD2, TRUE, p5, n5, TBG_ADV_FMT_ATC, &st, t, &v, &error), ==,
 	                 TBG_ADVERT_NOTHING);
