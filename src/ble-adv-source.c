@@ -84,8 +84,15 @@ load_key (const TbgConfig *cfg, const char *group, AdvConf *c, GError **error)
 	return TRUE;
 }
 
-gboolean
-tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error)
+static void
+adv_free (BleAdv *adv)
+{
+	g_ptr_array_unref (adv->confs);
+	g_free (adv);
+}
+
+static BleAdv *
+adv_load (const TbgConfig *cfg, GError **error)
 {
 	g_autofree char *decoders = tbg_config_get_string (cfg, "ble", "decoders", "");
 	g_autofree char *advertisers = tbg_config_get_string (cfg, "ble", "advertisers", "configured");
@@ -94,20 +101,21 @@ tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error)
 	BleAdv *adv = g_new0 (BleAdv, 1);
 
 	adv->confs = g_ptr_array_new_with_free_func ((GDestroyNotify) adv_conf_free);
-	src->adv = adv;
 	if (!tbg_advert_formats_parse (decoders, &adv->formats, &local)) {
 		g_autofree char *where = tbg_config_where (cfg, "ble", "decoders");
 
 		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE, "%s: [ble] decoders: %s", where,
 		             local->message);
-		return FALSE;
+		adv_free (adv);
+		return NULL;
 	}
 	if (!g_str_equal (advertisers, "configured") && !g_str_equal (advertisers, "any")) {
 		g_autofree char *where = tbg_config_where (cfg, "ble", "advertisers");
 
 		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
 		             _("%s: [ble] advertisers: “%s” is not configured or any"), where, advertisers);
-		return FALSE;
+		adv_free (adv);
+		return NULL;
 	}
 	adv->any = g_str_equal (advertisers, "any");
 	for (guint i = 0; names[i] != NULL; i++) {
@@ -121,23 +129,37 @@ tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error)
 		if (!load_key (cfg, group, c, error) ||
 		    !tbg_config_get_uint (cfg, group, "absent-after-s", 1, 86400, 60, &absent, error) ||
 		    !tbg_config_get_bool (cfg, group, "connect", adv->formats == 0 || maps_characteristics (cfg, group),
-		                          &c->connect, error))
-			return FALSE;
+		                          &c->connect, error)) {
+			adv_free (adv);
+			return NULL;
+		}
 		c->absent_after_s = (guint) absent;
 	}
+	return adv;
+}
+
+gboolean
+tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error)
+{
+	src->adv = adv_load (cfg, error);
+	return src->adv != NULL;
+}
+
+gboolean
+tbg_ble_adv_validate (const TbgConfig *cfg, GError **error)
+{
+	BleAdv *adv = adv_load (cfg, error);
+
+	if (adv == NULL)
+		return FALSE;
+	adv_free (adv);
 	return TRUE;
 }
 
 void
 tbg_ble_adv_stop (BleSource *src)
 {
-	BleAdv *adv = src->adv;
-
-	if (adv == NULL)
-		return;
-	g_ptr_array_unref (adv->confs);
-	g_free (adv);
-	src->adv = NULL;
+	g_clear_pointer (&src->adv, adv_free);
 }
 
 gboolean

@@ -1,7 +1,9 @@
 /* The advertisement dispatcher: formats enabled or not, one sample per
  * packet, replays, wrong keys, rssi, config parsing. */
 #include "ble-advert.h"
+#include "ble-adv-source.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 static const guint8 mac[6] = { 0xa4, 0xc1, 0x38, 0x2f, 0x87, 0x6b };
@@ -201,6 +203,46 @@ test_config_words (void)
 	g_assert_false (tbg_advert_parse_key ("x2d46f0cd168c18b247c0c79e9ad5b8d", k, &error));
 }
 
+/* The source's keys: a bad value is refused naming file:line, the key never shown. */
+static void
+assert_config (const char *text, const char *fragment)
+{
+	static const char * const prefixes[] = { "ble", NULL };
+	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-adv-config-test.conf", NULL);
+	g_autoptr (GError) error = NULL;
+	g_autoptr (TbgConfig) cfg = NULL;
+
+	g_assert_true (g_file_set_contents (path, text, -1, NULL));
+	cfg = tbg_config_load (path, prefixes, &error);
+	g_assert_no_error (error);
+	if (fragment == NULL) {
+		g_assert_true (tbg_ble_adv_validate (cfg, &error));
+		g_assert_no_error (error);
+	} else {
+		g_assert_false (tbg_ble_adv_validate (cfg, &error));
+		g_assert_nonnull (error);
+		if (strstr (error->message, fragment) == NULL)
+			g_error ("“%s” does not say “%s”", error->message, fragment);
+		g_assert_null (strstr (error->message, "0123456789abcdef0123456789abcdeX"));
+	}
+	g_unlink (path);
+}
+
+static void
+test_config_errors (void)
+{
+	assert_config ("[ble]\ndecoders=atc mibeacon\nadvertisers=any\n"
+	               "[ble:A]\naddress=A4:C1:38:00:00:01\nbindkey=" "b2d46f0cd168c18b247c0c79e9ad5b8d\n"
+	               "absent-after-s=5\nconnect=false\n", NULL);
+	assert_config ("[ble]\ndecoders=atc xiaomi\n", ".conf:2: [ble] decoders: unknown advertisement format “xiaomi”");
+	assert_config ("[ble]\nadvertisers=all\n", ".conf:2: [ble] advertisers: “all” is not configured or any");
+	assert_config ("[ble:A]\naddress=A4:C1:38:00:00:01\nbindkey=0123456789abcdef0123456789abcdeX\n",
+	               ".conf:3: [ble:A] bindkey: a bindkey is 32 hexadecimal digits");
+	assert_config ("[ble:A]\naddress=A4:C1:38:00:00:01\nbindkey-file=/nonexistent/key\n",
+	               ".conf:3: [ble:A] bindkey-file:");
+	assert_config ("[ble:A]\naddress=A4:C1:38:00:00:01\nabsent-after-s=0\n", "absent-after-s");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -209,5 +251,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/advert/replay-and-keys", test_replay_and_keys);
 	g_test_add_func ("/advert/two-formats-one-device", test_two_formats_one_device);
 	g_test_add_func ("/advert/config-words", test_config_words);
+	g_test_add_func ("/advert/config-errors", test_config_errors);
 	return g_test_run ();
 }
