@@ -11,6 +11,10 @@ decode_value (BleDevice *bd, const char *uuid, GVariant *value, const char **key
 	const Mapping *m = bd->conf ? tbg_ble_mapping_for (bd->conf->chars, uuid) : NULL;
 	json_t *v = NULL;
 
+	/* the SIG's "value is not known" (and what the GSS prohibits) is no
+	 * sample, whether the characteristic is mapped or known by its UUID */
+	if (!tbg_gatt_check_standard (uuid, data, len, error))
+		return NULL;
 	if (m != NULL) {
 		*key = m->key;
 		return tbg_gatt_decode (m->format, m->scale, m->offset, data, len, error);
@@ -27,8 +31,8 @@ knows_uuid (BleDevice *bd, const char *uuid)
 	       tbg_gatt_is_standard (uuid);
 }
 
-void
-tbg_ble_push_value (BleDevice *bd, const char *uuid, GVariant *value)
+static void
+push_value (BleDevice *bd, const char *uuid, GVariant *value)
 {
 	g_autoptr (GError) error = NULL;
 	const char *key = NULL;
@@ -39,7 +43,9 @@ tbg_ble_push_value (BleDevice *bd, const char *uuid, GVariant *value)
 		return;
 	v = decode_value (bd, uuid, value, &key, &error);
 	if (v == NULL) {
-		if (error != NULL)
+		if (g_error_matches (error, TBG_GATT_ERROR, TBG_GATT_ERROR_NOT_KNOWN))
+			g_debug ("%s: characteristic %s: %s", tbg_device_get_name (bd->dev), uuid, error->message);
+		else if (error != NULL)
 			g_message (_("%s: characteristic %s: %s"), tbg_device_get_name (bd->dev), uuid,
 			           error->message);
 		return;
@@ -51,9 +57,15 @@ tbg_ble_push_value (BleDevice *bd, const char *uuid, GVariant *value)
 	json_decref (values);
 }
 
+/* A ReadValue in flight. BlueZ stores what it read as the
+ * characteristic's Value and signals that change before it replies; the
+ * reply is a sample only if no such change brought the same bytes (older
+ * bluetoothd, or a value that changed meanwhile). */
 typedef struct {
 	BleDevice *bd;     /* valid unless the call was cancelled */
 	char      *uuid;
+	char      *path;   /* the characteristic */
+	GVariant  *seen;   /* the Value signalled meanwhile, if any */
 } ReadCall;
 
 static void
@@ -63,15 +75,34 @@ read_done (GObject *obj, GAsyncResult *res, gpointer data)
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GVariant) r = g_dbus_proxy_call_finish (G_DBUS_PROXY (obj), res, &error);
 
+	if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		rc->bd->reads = g_list_remove (rc->bd->reads, rc);
 	if (r != NULL) {
 		g_autoptr (GVariant) value = g_variant_get_child_value (r, 0);
 
-		tbg_ble_push_value (rc->bd, rc->uuid, value);
+		if (rc->seen == NULL || !g_variant_equal (rc->seen, value))
+			push_value (rc->bd, rc->uuid, value);
 	} else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_debug ("ReadValue %s: %s", rc->uuid, error->message);
 	}
+	g_clear_pointer (&rc->seen, g_variant_unref);
 	g_free (rc->uuid);
+	g_free (rc->path);
 	g_free (rc);
+}
+
+void
+tbg_ble_value_changed (BleDevice *bd, const char *char_path, const char *uuid, GVariant *value)
+{
+	for (GList *l = bd->reads; l != NULL; l = l->next) {
+		ReadCall *rc = l->data;
+
+		if (g_str_equal (rc->path, char_path)) {
+			g_clear_pointer (&rc->seen, g_variant_unref);
+			rc->seen = g_variant_ref (value);
+		}
+	}
+	push_value (bd, uuid, value);
 }
 
 /* Reads those of @chars (from tbg_ble_device_characteristics) we have a mapping for. */
@@ -91,6 +122,8 @@ read_listed (BleDevice *bd, GList *chars, gboolean only_unnotified)
 		rc = g_new0 (ReadCall, 1);
 		rc->bd = bd;
 		rc->uuid = g_strdup (uuid);
+		rc->path = g_strdup (g_dbus_proxy_get_object_path (c));
+		bd->reads = g_list_prepend (bd->reads, rc);
 		g_dbus_proxy_call (c, "ReadValue", g_variant_new_parsed ("(@a{sv} {},)"),
 		                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, bd->cancellable, read_done, rc);
 	}

@@ -62,6 +62,8 @@ typedef struct {
 	gboolean      have_packet;
 	gboolean      over_gatt;   /* connected by us, not only advertising */
 	gboolean      armed;       /* notifications started since services resolved */
+	gboolean      add_failed;  /* the gateway refused it (name taken): said once */
+	GList        *reads;       /* ReadValue calls in flight (ble-gatt.c) */
 	GCancellable *cancellable; /* its calls to BlueZ; cancelled when it goes */
 	struct _BleAdvDevice *adv; /* decoders= state (ble-adv-source.c) */
 } BleDevice;
@@ -80,6 +82,9 @@ struct _BleSource {
 	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
 	gboolean            bluez_up;
 	struct _BleAdv     *adv;            /* decoders=, advertisers= (ble-adv-source.c) */
+	gboolean            session_bus;    /* BlueZ on the session bus (tests) */
+	guint               om_retry_id;    /* watching BlueZ failed: the next try */
+	gboolean            om_failed;      /* and that was said */
 };
 
 /* ---- BlueZ objects (source-ble.c) ---- */
@@ -98,6 +103,9 @@ const Mapping *tbg_ble_mapping_for (GPtrArray *maps, const char *uuid);
 const Mapping *tbg_ble_mapping_named (GPtrArray *maps, const char *key);
 
 /* ---- one device's link (ble-device.c) ---- */
+/* Ours: configured, or paired (connected by us when also trusted). Every
+ * other device is a stranger: only its advertisements are heard. */
+gboolean   tbg_ble_is_ours (BleSource *src, GDBusProxy *dev);
 void       tbg_ble_device_added (BleSource *src, GDBusProxy *dev);
 void       tbg_ble_device_free (BleDevice *bd);
 void       tbg_ble_update_device (BleDevice *bd);
@@ -105,10 +113,13 @@ TbgDevice *tbg_ble_ensure_gateway_device (BleDevice *bd, GDBusProxy *dev);
 
 /* ---- characteristics (ble-gatt.c) ---- */
 void tbg_ble_arm_notifications (BleDevice *bd);
-void tbg_ble_push_value (BleDevice *bd, const char *uuid, GVariant *value);
+/* A characteristic's Value changed (a notification, or a read). */
+void tbg_ble_value_changed (BleDevice *bd, const char *char_path, const char *uuid, GVariant *value);
 
 /* ---- scanning and advertisements (ble-scan.c) ---- */
 gboolean tbg_ble_adapter_chosen (BleSource *src, GDBusProxy *adapter);
+/* Whether the BlueZ object at @path (a device or below) is the chosen adapter's. */
+gboolean tbg_ble_adapter_owns (BleSource *src, const char *path);
 void     tbg_ble_start_discovery (BleSource *src, GDBusProxy *adapter);
 /* The one entry point for what a device advertises: called when it
  * appears and whenever its ServiceData changed. */

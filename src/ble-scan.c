@@ -8,6 +8,26 @@
 
 /* ---- advertisements (BTHome) -------------------------------------------------------- */
 
+/* The ThingsBoard device an advertisement's values go to, or NULL. A
+ * device of ours (configured or paired) follows its link: what it
+ * advertises is published while the link is up and dropped while it is
+ * down, since a sample would show it connected. Any other device is an
+ * advertiser we never connect: connected in ThingsBoard terms while it
+ * advertises. */
+static TbgDevice *
+advertisement_target (BleDevice *bd, GDBusProxy *dev)
+{
+	if (tbg_ble_is_ours (bd->src, dev)) {
+		if (bd->dev != NULL && tbg_device_get_connected (bd->dev))
+			return bd->dev;
+		g_debug ("%s: its link is down; advertisement not published", bd->path);
+		return NULL;
+	}
+	if (tbg_ble_ensure_gateway_device (bd, dev) != NULL && !tbg_device_get_connected (bd->dev))
+		tbg_device_set_connected (bd->dev, TRUE);
+	return bd->dev;
+}
+
 void
 tbg_ble_advertisement (BleDevice *bd, GDBusProxy *dev)
 {
@@ -15,6 +35,7 @@ tbg_ble_advertisement (BleDevice *bd, GDBusProxy *dev)
 	g_autoptr (GVariant) data = NULL;
 	g_autoptr (GError) error = NULL;
 	TbgBthomePacket p = { 0 };
+	TbgDevice *target;
 	gconstpointer bytes;
 	gsize len;
 
@@ -38,13 +59,10 @@ tbg_ble_advertisement (BleDevice *bd, GDBusProxy *dev)
 		tbg_bthome_packet_clear (&p);
 		return;
 	}
-	if (tbg_ble_ensure_gateway_device (bd, dev) != NULL) {
-		if (!tbg_device_get_connected (bd->dev))
-			tbg_device_set_connected (bd->dev, TRUE);
-		if (json_object_size (p.values) > 0 &&
-		    !tbg_device_push_telemetry (bd->dev, 0, p.values, &error))
-			g_message ("%s: %s", tbg_device_get_name (bd->dev), error->message);
-	}
+	target = advertisement_target (bd, dev);
+	if (target != NULL && json_object_size (p.values) > 0 &&
+	    !tbg_device_push_telemetry (target, 0, p.values, &error))
+		g_message ("%s: %s", tbg_device_get_name (target), error->message);
 	tbg_bthome_packet_clear (&p);
 }
 
@@ -251,3 +269,22 @@ tbg_ble_adapter_chosen (BleSource *src, GDBusProxy *adapter)
 	       (address != NULL && g_ascii_strcasecmp (address, src->adapter_pref) == 0);
 }
 
+
+gboolean
+tbg_ble_adapter_owns (BleSource *src, const char *path)
+{
+	/* BlueZ puts every object of an adapter below it: /org/bluez/hci0/dev_… */
+	g_auto (GStrv) parts = g_strsplit (path, "/", 5);
+	g_autofree char *adapter_path = NULL;
+	g_autoptr (GDBusProxy) adapter = NULL;
+
+	if (src->adapter_pref == NULL)
+		return TRUE;
+	if (g_strv_length (parts) < 4)
+		return FALSE;
+	adapter_path = g_strjoin ("/", parts[0], parts[1], parts[2], parts[3], NULL);
+	adapter = tbg_ble_proxy_at (src, adapter_path, IFACE_ADAPTER);
+	if (adapter != NULL)
+		return tbg_ble_adapter_chosen (src, adapter);
+	return g_str_equal (parts[3], src->adapter_pref);
+}

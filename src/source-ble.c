@@ -197,7 +197,7 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 		BleDevice *bd = device_owning (src, path);
 
 		if (value != NULL && uuid != NULL && bd != NULL)
-			tbg_ble_push_value (bd, uuid, value);
+			tbg_ble_value_changed (bd, path, uuid, value);
 	} else if (g_str_equal (name, IFACE_ADAPTER) &&
 	           (tbg_ble_adapter_chosen (src, p) || g_strcmp0 (path, src->scanning_on) == 0)) {
 		tbg_ble_start_discovery (src, p);
@@ -223,80 +223,44 @@ on_owner_changed (GObject *om, GParamSpec *pspec, gpointer data)
 	}
 }
 
-/* ---- the source table ------------------------------------------------------------ */
+/* ---- following BlueZ ------------------------------------------------------------ */
 
-static void
-ble_stop (gpointer instance)
+static void start_watching (BleSource *src);
+
+static gboolean
+retry_watching (gpointer data)
 {
-	BleSource *src = instance;
+	BleSource *src = data;
 
-	if (src == NULL)
-		return;
-	g_cancellable_cancel (src->cancellable);
-	if (src->om != NULL)
-		g_signal_handlers_disconnect_by_data (src->om, src);
-	g_clear_pointer (&src->devices, g_hash_table_unref);
-	g_clear_object (&src->om);
-	if (src->monitors != NULL)
-		g_dbus_object_manager_server_set_connection (src->monitors, NULL);
-	g_clear_object (&src->monitors);
-	g_clear_object (&src->cancellable);
-	g_ptr_array_unref (src->configs);
-	tbg_ble_adv_stop (src);
-	g_free (src->adapter_pref);
-	g_free (src->scan);
-	g_free (src->scanning_on);
-	g_free (src);
+	src->om_retry_id = 0;
+	start_watching (src);
+	return G_SOURCE_REMOVE;
 }
 
-static gpointer
-ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
+static void
+watching (GObject *obj, GAsyncResult *res, gpointer data)
 {
-	BleSource *src = g_new0 (BleSource, 1);
-	g_auto (GStrv) names = tbg_config_device_groups (cfg, "ble");
-	g_autoptr (GError) local = NULL;
+	g_autoptr (GError) error = NULL;
+	GDBusObjectManager *om = g_dbus_object_manager_client_new_for_bus_finish (res, &error);
 	g_autofree char *owner = NULL;
+	BleSource *src;
 	GList *objects;
 
-	src->gw = gw;
-	src->cancellable = g_cancellable_new ();
-	src->configs = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_ble_device_config_free);
-	src->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) tbg_ble_device_free);
-	src->adapter_pref = tbg_config_get_string (cfg, "ble", "adapter", NULL);
-	src->scan = tbg_config_get_string (cfg, "ble", "scan", "active");
-	if (!g_strv_contains ((const char * const[]) { "active", "passive", "off", NULL }, src->scan)) {
-		g_autofree char *where = tbg_config_where (cfg, "ble", "scan");
-
-		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
-		             _("%s: [ble] scan: “%s” is not active, passive or off"), where, src->scan);
-		ble_stop (src);
-		return NULL;
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	src = data;
+	if (om == NULL) {
+		/* no bus, or a bluetoothd that does not answer: try again later, say it once */
+		if (!src->om_failed)
+			g_warning (src->session_bus ? _("No D-Bus session bus (%s); BLE devices are unavailable")
+			                            : _("No D-Bus system bus (%s); BLE devices are unavailable"),
+			           error->message);
+		src->om_failed = TRUE;
+		src->om_retry_id = g_timeout_add_seconds (30, retry_watching, src);
+		return;
 	}
-	if (!tbg_config_get_bool (cfg, "ble", "bthome", FALSE, &src->bthome, error) ||
-	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error) ||
-	    !tbg_ble_adv_start (src, cfg, error)) {
-		ble_stop (src);
-		return NULL;
-	}
-	for (guint i = 0; names[i] != NULL; i++) {
-		DeviceConfig *c = tbg_ble_device_config_load (cfg, names[i], error);
-
-		if (c == NULL) {
-			ble_stop (src);
-			return NULL;
-		}
-		g_ptr_array_add (src->configs, c);
-	}
-	src->om = g_dbus_object_manager_client_new_for_bus_sync (
-		cfg->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
-		G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, BLUEZ, "/", NULL, NULL, NULL, NULL,
-		&local);
-	if (src->om == NULL) {
-		g_warning (cfg->session_bus ? _("No D-Bus session bus (%s); BLE devices are unavailable")
-		                            : _("No D-Bus system bus (%s); BLE devices are unavailable"),
-		           local->message);
-		return src;
-	}
+	src->om_failed = FALSE;
+	src->om = om;
 	g_signal_connect (src->om, "object-added", G_CALLBACK (on_object_added), src);
 	g_signal_connect (src->om, "interface-added", G_CALLBACK (on_interface_added), src);
 	g_signal_connect (src->om, "object-removed", G_CALLBACK (on_object_removed), src);
@@ -317,7 +281,214 @@ ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
 		}
 	}
 	g_list_free_full (objects, g_object_unref);
+}
+
+/* The client asks bluetoothd for all its objects first: never wait for
+ * that on the main loop (a bluetoothd that hangs would stall every
+ * source), at start or on a reload. */
+static void
+start_watching (BleSource *src)
+{
+	g_dbus_object_manager_client_new_for_bus (src->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+	                                          G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+	                                          BLUEZ, "/", NULL, NULL, NULL, src->cancellable, watching, src);
+}
+
+/* What was asked of bluetoothd ends with us: discovery and the monitor
+ * belong to our connection, which outlives a restart of the source. */
+static void
+stop_watching (BleSource *src)
+{
+	g_cancellable_cancel (src->cancellable);
+	g_clear_object (&src->cancellable);
+	g_clear_handle_id (&src->om_retry_id, g_source_remove);
+	if (src->om != NULL) {
+		GDBusConnection *conn = g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (src->om));
+
+		g_signal_handlers_disconnect_by_data (src->om, src);
+		if (src->scanning_on != NULL && src->bluez_up) {
+			g_dbus_connection_call (conn, BLUEZ, src->scanning_on, IFACE_ADAPTER, "StopDiscovery", NULL,
+			                        NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+			if (src->monitors != NULL)
+				g_dbus_connection_call (conn, BLUEZ, src->scanning_on, IFACE_MONITOR_MANAGER,
+				                        "UnregisterMonitor", g_variant_new ("(o)", MONITOR_ROOT), NULL,
+				                        G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+		}
+	}
+	g_hash_table_remove_all (src->devices);
+	g_clear_object (&src->om);
+	if (src->monitors != NULL)
+		g_dbus_object_manager_server_set_connection (src->monitors, NULL);
+	g_clear_object (&src->monitors);
+	g_clear_pointer (&src->scanning_on, g_free);
+	src->bluez_up = FALSE;
+}
+
+/* ---- the source table ------------------------------------------------------------ */
+
+/* [ble] itself and every [ble:NAME]; NULL + @error on the first bad value. */
+static gboolean
+load_settings (BleSource *src, const TbgConfig *cfg, GError **error)
+{
+	g_auto (GStrv) names = tbg_config_device_groups (cfg, "ble");
+
+	src->session_bus = cfg->session_bus;
+	src->configs = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_ble_device_config_free);
+	src->adapter_pref = tbg_config_get_string (cfg, "ble", "adapter", NULL);
+	src->scan = tbg_config_get_string (cfg, "ble", "scan", "active");
+	if (!g_strv_contains ((const char * const[]) { "active", "passive", "off", NULL }, src->scan)) {
+		g_autofree char *where = tbg_config_where (cfg, "ble", "scan");
+
+		g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
+		             _("%s: [ble] scan: “%s” is not active, passive or off"), where, src->scan);
+		return FALSE;
+	}
+	if (!tbg_config_get_bool (cfg, "ble", "bthome", FALSE, &src->bthome, error) ||
+	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error) ||
+	    !tbg_ble_adv_start (src, cfg, error))
+		return FALSE;
+	for (guint i = 0; names[i] != NULL; i++) {
+		DeviceConfig *c = tbg_ble_device_config_load (cfg, names[i], error);
+
+		if (c == NULL)
+			return FALSE;
+		g_ptr_array_add (src->configs, c);
+	}
+	return TRUE;
+}
+
+static void
+clear_settings (BleSource *src)
+{
+	g_clear_pointer (&src->configs, g_ptr_array_unref);
+	g_clear_pointer (&src->adapter_pref, g_free);
+	g_clear_pointer (&src->scan, g_free);
+	tbg_ble_adv_stop (src);
+}
+
+static void
+ble_stop (gpointer instance)
+{
+	BleSource *src = instance;
+
+	if (src == NULL)
+		return;
+	stop_watching (src);
+	g_hash_table_unref (src->devices);
+	clear_settings (src);
+	g_free (src);
+}
+
+static BleSource *
+ble_new (TbgGateway *gw)
+{
+	BleSource *src = g_new0 (BleSource, 1);
+
+	src->gw = gw;
+	src->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) tbg_ble_device_free);
 	return src;
+}
+
+static gpointer
+ble_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
+{
+	BleSource *src = ble_new (gw);
+
+	if (!load_settings (src, cfg, error)) {
+		ble_stop (src);
+		return NULL;
+	}
+	src->cancellable = g_cancellable_new ();
+	start_watching (src);
+	return src;
+}
+
+static gboolean
+ble_validate (const TbgConfig *cfg, GError **error)
+{
+	BleSource *src = ble_new (NULL);
+	gboolean ok = load_settings (src, cfg, error);
+
+	ble_stop (src);
+	return ok;
+}
+
+static DeviceConfig *
+take_config (GPtrArray *configs, const char *name)
+{
+	for (guint i = 0; i < configs->len; i++) {
+		DeviceConfig *c = g_ptr_array_index (configs, i);
+
+		if (g_str_equal (c->name, name))
+			return g_ptr_array_steal_index (configs, i);
+	}
+	return NULL;
+}
+
+/* Devices whose [ble:NAME] did not change keep their BleDevice (link,
+ * armed notifications, ThingsBoard connection); the others are made
+ * again from the new config, as if BlueZ had just shown them. */
+static void
+ble_reconfigure (gpointer instance, const TbgConfig *old_cfg, const TbgConfig *new_cfg)
+{
+	BleSource *src = instance;
+	g_autoptr (GPtrArray) old_configs = src->configs;
+	g_auto (GStrv) names = tbg_config_device_groups (new_cfg, "ble");
+	g_autoptr (GList) paths = NULL;
+
+	if (!tbg_config_group_equal (old_cfg, new_cfg, "ble") || src->session_bus != new_cfg->session_bus) {
+		g_autoptr (GError) error = NULL;
+
+		/* another adapter, scan mode or BTHome: every device starts over */
+		g_message (_("[ble] changed; BLE devices start over"));
+		stop_watching (src);
+		g_clear_pointer (&old_configs, g_ptr_array_unref);
+		src->configs = NULL;
+		clear_settings (src);
+		if (!load_settings (src, new_cfg, &error))
+			g_warning ("%s", error->message);   /* validated before: cannot happen */
+		src->cancellable = g_cancellable_new ();
+		start_watching (src);
+		return;
+	}
+	src->configs = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_ble_device_config_free);
+	/* bindkeys and the like: devices keep copies, so the new ones can replace them all */
+	tbg_ble_adv_stop (src);
+	if (!tbg_ble_adv_start (src, new_cfg, NULL))
+		g_warning ("[ble] advertisement settings refused");   /* validated before: cannot happen */
+	for (guint i = 0; names[i] != NULL; i++) {
+		g_autofree char *group = g_strconcat ("ble:", names[i], NULL);
+		g_autoptr (GError) error = NULL;
+		DeviceConfig *c = NULL;
+
+		if (tbg_config_group_equal (old_cfg, new_cfg, group))
+			c = take_config (old_configs, names[i]);
+		if (c == NULL)
+			c = tbg_ble_device_config_load (new_cfg, names[i], &error);
+		if (c == NULL)
+			g_warning ("%s", error->message);   /* validated before: cannot happen */
+		else
+			g_ptr_array_add (src->configs, c);
+	}
+	paths = g_hash_table_get_keys (src->devices);
+	for (GList *l = paths; l != NULL; l = l->next) {
+		g_autofree char *path = g_strdup (l->data);
+		BleDevice *bd = g_hash_table_lookup (src->devices, path);
+		g_autoptr (GDBusProxy) dev = tbg_ble_proxy_at (src, path, IFACE_DEVICE);
+		g_autofree char *address = dev ? tbg_ble_string_prop (dev, "Address") : NULL;
+		DeviceConfig *c = tbg_ble_config_for_address (src, address);
+		gboolean was_linked = bd->over_gatt;
+
+		/* the same DeviceConfig: its group did not change */
+		if (dev == NULL || c == bd->conf)
+			continue;
+		g_hash_table_remove (src->devices, path);   /* disconnects it in ThingsBoard */
+		/* a link we made for a device that is no longer ours goes too */
+		if (was_linked && c == NULL && !tbg_ble_bool_prop (dev, "Paired"))
+			g_dbus_proxy_call (dev, "Disconnect", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+			                   NULL, NULL, NULL);
+		tbg_ble_device_added (src, dev);
+	}
 }
 
 static const char * const global_keys[] = { "adapter", "scan", "bthome", "rssi",
@@ -332,6 +503,8 @@ const TbgSource tbg_source_ble = {
 	.global_keys = global_keys,
 	.start = ble_start,
 	.stop = ble_stop,
+	.validate = ble_validate,
+	.reconfigure = ble_reconfigure,
 	.rpc = tbg_ble_rpc,
 	.shared_attributes = tbg_ble_shared_attributes,
 };
