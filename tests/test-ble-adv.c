@@ -6,7 +6,10 @@
  * nothing unconfigured appears. */
 #include "build-config.h"
 #include "ble-adv.h"
+#include "config.h"
 #include "fake-bluez.h"
+#include "gateway.h"
+#include "source.h"
 #include "test-broker.h"
 #include "test-peer.h"
 #include "test-util.h"
@@ -299,6 +302,88 @@ test_passive (Fixture *f, gconstpointer data)
 	               unconfigured);
 }
 
+/* ---- reload: the source's validate and reconfigure hooks, in this process ---- */
+
+extern const TbgSource tbg_source_ble;
+
+static TbgConfig *
+write_config (const char *path, guint16 port, const char *attic_key)
+{
+	g_autofree char *text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n"
+	                                         "[gateway]\nstats-interval-s=0\n[ble]\nscan=off\ndecoders=mibeacon\n"
+	                                         "[ble:Bedroom]\naddress=%s\nbindkey=%s\n"
+	                                         "[ble:Attic]\naddress=%s\nbindkey=%s\n",
+	                                         port, STOCK, BINDKEY, ATTIC, attic_key);
+	g_autoptr (GError) error = NULL;
+	TbgConfig *cfg;
+
+	g_assert_true (g_file_set_contents (path, text, -1, NULL));
+	cfg = tbg_config_load (path, (const char * const[]) { "ble", NULL }, &error);
+	g_assert_no_error (error);
+	cfg->session_bus = TRUE;   /* GTestDBus's bus */
+	return cfg;
+}
+
+/* A bindkey corrected by a reload decodes the sensor; a sensor whose group
+ * did not change keeps what it accepted, so a replay stays a replay. */
+static void
+test_reload (void)
+{
+	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-adv-reload.conf", NULL);
+	g_autofree char *gw_path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-adv-reload-gw.conf", NULL);
+	const char * const never[] = { "Attic", NULL };
+	guint8 p1[32], p0[32], p2[32], attic[32];
+	gsize n1 = mibeacon (STOCK, key, 0x11, 233, p1), n0 = mibeacon (STOCK, key, 0x10, 200, p0);
+	gsize n2 = mibeacon (STOCK, key, 0x12, 244, p2), na = mibeacon (ATTIC, key, 0x01, 111, attic);
+	g_autoptr (GError) error = NULL;
+	Fixture f = { 0 };
+	TbgConfig *cfg[2];
+	TbgGateway *gw;
+	gpointer ble;
+
+	alarm (120);
+	f.bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_test_dbus_up (f.bus);
+	f.bluez = fake_bluez_new (g_test_dbus_get_bus_address (f.bus));
+	fake_bluez_add_device (f.bluez, STOCK, "LYWSD03MMC", FALSE);
+	fake_bluez_add_device (f.bluez, ATTIC, "LYWSD03MMC", FALSE);
+	f.broker = tbg_test_broker_start ();
+	f.peer = tbg_test_peer_new (tbg_test_broker_port (f.broker));
+	gw = tbg_test_gateway_new (gw_path, tbg_test_broker_port (f.broker), "",
+	                           (const char * const[]) { NULL }, (const TbgSource * const[]) { NULL }, &error);
+	g_assert_no_error (error);
+	cfg[0] = write_config (path, tbg_test_broker_port (f.broker), "00112233445566778899aabbccddeeff");
+	g_assert_true (tbg_source_ble.validate (cfg[0], &error));
+	ble = tbg_source_ble.start (gw, cfg[0], &error);
+	g_assert_no_error (error);
+
+	fake_bluez_advertise (f.bluez, STOCK, service_data (UUID16 ("fe95"), p1, n1), NULL, -70);
+	expect_values (&f, "Bedroom", "{\"temperature\":23.3,\"rssi\":-70}", never);
+	fake_bluez_advertise (f.bluez, ATTIC, service_data (UUID16 ("fe95"), attic, na), NULL, -71);
+
+	cfg[1] = write_config (path, tbg_test_broker_port (f.broker), BINDKEY);
+	g_assert_true (tbg_source_ble.validate (cfg[1], &error));
+	tbg_source_ble.reconfigure (ble, cfg[0], cfg[1]);
+	/* the Attic's group changed: made again, it decodes what it advertises now */
+	expect_values (&f, "Attic", "{\"temperature\":11.1,\"rssi\":-71}", NULL);
+	fake_bluez_advertise (f.bluez, STOCK, service_data (UUID16 ("fe95"), p0, n0), NULL, -72);
+	fake_bluez_advertise (f.bluez, STOCK, service_data (UUID16 ("fe95"), p2, n2), NULL, -73);
+	expect_values (&f, "Bedroom", "{\"temperature\":24.4,\"rssi\":-73}", NULL);
+
+	tbg_source_ble.stop (ble);
+	for (guint i = 0; i < G_N_ELEMENTS (cfg); i++)
+		tbg_config_free (cfg[i]);
+	g_object_unref (gw);
+	fake_bluez_free (f.bluez);
+	tbg_test_peer_free (f.peer);
+	tbg_test_broker_free (f.broker);
+	g_test_dbus_down (f.bus);
+	g_object_unref (f.bus);
+	g_unlink (path);
+	g_unlink (gw_path);
+	alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -312,5 +397,6 @@ main (int argc, char **argv)
 	g_test_add ("/ble-adv/beacon-presence", Fixture, configured, setup, test_beacon_presence, teardown);
 	g_test_add ("/ble-adv/any", Fixture, any, setup, test_any, teardown);
 	g_test_add ("/ble-adv/passive", Fixture, passive, setup, test_passive, teardown);
+	g_test_add_func ("/ble-adv/reload", test_reload);
 	return g_test_run ();
 }
