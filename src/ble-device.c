@@ -2,6 +2,7 @@
  * ThingsBoard device while its link is up, forgotten when BlueZ drops it.
  */
 #include "ble-private.h"
+#include "ble-adv-source.h"
 
 /* ---- device life cycle ------------------------------------------------------------ */
 
@@ -13,7 +14,7 @@ wanted (BleSource *src, GDBusProxy *dev)
 {
 	g_autofree char *address = tbg_ble_string_prop (dev, "Address");
 
-	return tbg_ble_config_for_address (src, address) != NULL ||
+	return (tbg_ble_config_for_address (src, address) != NULL && tbg_ble_adv_connects (src, address)) ||
 	       (tbg_ble_bool_prop (dev, "Paired") && tbg_ble_bool_prop (dev, "Trusted"));
 }
 
@@ -22,7 +23,9 @@ tbg_ble_is_ours (BleSource *src, GDBusProxy *dev)
 {
 	g_autofree char *address = tbg_ble_string_prop (dev, "Address");
 
-	return tbg_ble_config_for_address (src, address) != NULL || tbg_ble_bool_prop (dev, "Paired");
+	/* a configured sensor that is only heard (connect=false) is an advertiser */
+	return (tbg_ble_config_for_address (src, address) != NULL && tbg_ble_adv_connects (src, address)) ||
+	       tbg_ble_bool_prop (dev, "Paired");
 }
 
 TbgDevice *
@@ -207,6 +210,7 @@ tbg_ble_device_free (BleDevice *bd)
 	g_object_unref (bd->cancellable);
 	g_clear_handle_id (&bd->retry_id, g_source_remove);
 	g_clear_handle_id (&bd->read_id, g_source_remove);
+	tbg_ble_adv_device_free (bd);
 	g_list_free (bd->reads);   /* each freed by its (cancelled) callback */
 	/* the gateway owns it */
 	if (bd->dev != NULL) {

@@ -65,6 +65,7 @@ typedef struct {
 	gboolean      add_failed;  /* the gateway refused it (name taken): said once */
 	GList        *reads;       /* ReadValue calls in flight (ble-gatt.c) */
 	GCancellable *cancellable; /* its calls to BlueZ; cancelled when it goes */
+	struct _BleAdvDevice *adv; /* decoders= state (ble-adv-source.c) */
 } BleDevice;
 
 struct _BleSource {
@@ -80,6 +81,7 @@ struct _BleSource {
 	char               *scanning_on;    /* adapter path discovery was started on */
 	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
 	gboolean            bluez_up;
+	struct _BleAdv     *adv;            /* decoders=, advertisers= (ble-adv-source.c) */
 	gboolean            session_bus;    /* BlueZ on the session bus (tests) */
 	guint               om_retry_id;    /* watching BlueZ failed: the next try */
 	gboolean            om_failed;      /* and that was said */

@@ -2,6 +2,7 @@
  * an advertisement monitor) and what advertisements carry (BTHome, RSSI).
  */
 #include "ble-private.h"
+#include "ble-adv-source.h"
 #include "bthome.h"
 #include "bluez-monitor.h"
 
@@ -38,6 +39,8 @@ tbg_ble_advertisement (BleDevice *bd, GDBusProxy *dev)
 	gconstpointer bytes;
 	gsize len;
 
+	if (tbg_ble_adv_advertisement (bd, dev))
+		return;   /* decoders= names BTHome: encrypted and v1 too, there */
 	if (sd == NULL || !g_variant_is_of_type (sd, G_VARIANT_TYPE_VARDICT) ||
 	    (!bd->src->bthome && bd->conf == NULL))
 		return;
@@ -69,6 +72,7 @@ tbg_ble_rssi (BleDevice *bd, GDBusProxy *dev)
 	g_autoptr (GVariant) rssi = g_dbus_proxy_get_cached_property (dev, "RSSI");
 	json_t *values;
 
+	tbg_ble_adv_seen (bd, dev);
 	if (rssi == NULL || bd->dev == NULL || !tbg_device_get_connected (bd->dev) ||
 	    !(bd->conf ? bd->conf->rssi : bd->src->rssi) || !g_variant_is_of_type (rssi, G_VARIANT_TYPE_INT16))
 		return;
@@ -121,7 +125,8 @@ start_active_discovery (BleSource *src, GDBusProxy *adapter)
 {
 	/* DuplicateData: BTHome sensors repeat their advertisement with new values */
 	g_dbus_proxy_call (adapter, "SetDiscoveryFilter",
-	                   g_variant_new_parsed ("({'Transport': <'le'>, 'DuplicateData': <%b>},)", src->bthome),
+	                   g_variant_new_parsed ("({'Transport': <'le'>, 'DuplicateData': <%b>},)",
+	                                         src->bthome || tbg_ble_adv_wanted (src)),
 	                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, src->cancellable, filter_set, src);
 }
 
@@ -163,9 +168,8 @@ export_monitor (BleSource *src)
 	obj = tbg_bluez_object_skeleton_new (MONITOR_ROOT "/bthome");
 	mon = tbg_bluez_advertisement_monitor1_skeleton_new ();
 	tbg_bluez_advertisement_monitor1_set_type_ (mon, "or_patterns");
-	/* AD type 0x16 (service data, 16-bit UUID) starting with the BTHome UUID, little endian */
-	tbg_bluez_advertisement_monitor1_set_patterns (mon,
-		g_variant_new_parsed ("[(byte 0x00, byte 0x16, [byte 0xd2, 0xfc])]"));
+	/* AD type 0x16 (service data) or 0xFF (manufacturer data) starting with a UUID or company id */
+	tbg_bluez_advertisement_monitor1_set_patterns (mon, tbg_ble_adv_monitor_patterns (src, src->bthome));
 	g_signal_connect (mon, "handle-activate", G_CALLBACK (monitor_handle_simple), src);
 	g_signal_connect (mon, "handle-release", G_CALLBACK (monitor_handle_simple), src);
 	g_signal_connect (mon, "handle-device-found", G_CALLBACK (monitor_handle_device), src);
@@ -241,7 +245,7 @@ tbg_ble_start_discovery (BleSource *src, GDBusProxy *adapter)
 	}
 	if (g_str_equal (src->scan, "off") || src->scanning_on != NULL)
 		return;
-	if (g_str_equal (src->scan, "passive") && !src->bthome) {
+	if (g_str_equal (src->scan, "passive") && !src->bthome && !tbg_ble_adv_wanted (src)) {
 		/* known devices connect without a scan; nothing else is wanted */
 		g_message (_("[ble] scan=passive without bthome=true: nothing to scan for"));
 		return;

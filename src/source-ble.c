@@ -10,6 +10,7 @@
  * Server RPCs write and read characteristics.
  */
 #include "ble-private.h"
+#include "ble-adv-source.h"
 
 /* ---- BlueZ object helpers ------------------------------------------------------------ */
 
@@ -184,7 +185,7 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 
 		if (bd == NULL)
 			return;
-		if (has_key (changed, "ServiceData"))
+		if (has_key (changed, "ServiceData") || has_key (changed, "ManufacturerData"))
 			tbg_ble_advertisement (bd, p);
 		if (has_key (changed, "RSSI"))
 			tbg_ble_rssi (bd, p);
@@ -343,7 +344,8 @@ load_settings (BleSource *src, const TbgConfig *cfg, GError **error)
 		return FALSE;
 	}
 	if (!tbg_config_get_bool (cfg, "ble", "bthome", FALSE, &src->bthome, error) ||
-	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error))
+	    !tbg_config_get_bool (cfg, "ble", "rssi", FALSE, &src->rssi, error) ||
+	    !tbg_ble_adv_start (src, cfg, error))
 		return FALSE;
 	for (guint i = 0; names[i] != NULL; i++) {
 		DeviceConfig *c = tbg_ble_device_config_load (cfg, names[i], error);
@@ -361,6 +363,7 @@ clear_settings (BleSource *src)
 	g_clear_pointer (&src->configs, g_ptr_array_unref);
 	g_clear_pointer (&src->adapter_pref, g_free);
 	g_clear_pointer (&src->scan, g_free);
+	tbg_ble_adv_stop (src);
 }
 
 static void
@@ -449,6 +452,10 @@ ble_reconfigure (gpointer instance, const TbgConfig *old_cfg, const TbgConfig *n
 		return;
 	}
 	src->configs = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_ble_device_config_free);
+	/* bindkeys and the like: devices keep copies, so the new ones can replace them all */
+	tbg_ble_adv_stop (src);
+	if (!tbg_ble_adv_start (src, new_cfg, NULL))
+		g_warning ("[ble] advertisement settings refused");   /* validated before: cannot happen */
 	for (guint i = 0; names[i] != NULL; i++) {
 		g_autofree char *group = g_strconcat ("ble:", names[i], NULL);
 		g_autoptr (GError) error = NULL;
@@ -484,9 +491,11 @@ ble_reconfigure (gpointer instance, const TbgConfig *old_cfg, const TbgConfig *n
 	}
 }
 
-static const char * const global_keys[] = { "adapter", "scan", "bthome", "rssi", NULL };
+static const char * const global_keys[] = { "adapter", "scan", "bthome", "rssi",
+                                            "decoders", "advertisers", NULL };
 static const char * const config_keys[] = { "address", "type", "rssi", "read-interval-s",
-                                            "char.*", "rpc.*", "attribute.*", NULL };
+                                            "char.*", "rpc.*", "attribute.*",
+                                            "bindkey", "bindkey-file", "absent-after-s", "connect", NULL };
 
 const TbgSource tbg_source_ble = {
 	.name = "ble",

@@ -698,3 +698,16 @@ fake_bluez_free (FakeBluez *fb)
 	g_object_unref (fb->conn);
 	g_free (fb);
 }
+
+void
+fake_bluez_advertise (FakeBluez *fb, const char *address, GVariant *service_data, GVariant *manufacturer_data,
+                      gint16 rssi)
+{
+	FakeDevice *d = find_device (fb, address);
+
+	if (service_data != NULL)
+		fbz_device1_set_service_data (d->iface, service_data);
+	if (manufacturer_data != NULL)
+		fbz_device1_set_manufacturer_data (d->iface, manufacturer_data);
+	fbz_device1_set_rssi (d->iface, rssi);
+}

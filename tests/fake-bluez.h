@@ -65,3 +65,8 @@ void        fake_bluez_hold_services (FakeBluez *fb, const char *device_address)
 void        fake_bluez_resolve_services (FakeBluez *fb, const char *device_address);
 /* Connect fails with org.bluez.Error.Failed this many times before it works. */
 void        fake_bluez_fail_connects (FakeBluez *fb, const char *device_address, guint n);
+/* An advertisement as bluetoothd reports it: the device's whole ServiceData
+ * (a{sv}) and ManufacturerData (a{qv}) maps, each NULL to leave it as it is
+ * (floating references are sunk), and its RSSI; one PropertiesChanged. */
+void        fake_bluez_advertise (FakeBluez *fb, const char *device_address, GVariant *service_data,
+                                  GVariant *manufacturer_data, gint16 rssi);
