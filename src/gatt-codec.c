@@ -225,17 +225,24 @@ tbg_gatt_uuid_normalize (const char *uuid, GError **error)
 	return NULL;
 }
 
+/* From the GATT Specification Supplement: each one's raw "value is not
+ * known" marker, if it has one, and the raw range it allows. */
 static const struct {
 	const char   *uuid;
 	const char   *key;
 	TbgGattFormat format;
 	double        scale;
+	gboolean      has_unknown;
+	json_int_t    unknown, min, max;
 } standard[] = {
-	{ "00002a19" SIG_BASE, "battery", TBG_GATT_U8, 1 },
-	{ "00002a6e" SIG_BASE, "temperature", TBG_GATT_S16LE, 0.01 },
-	{ "00002a6f" SIG_BASE, "humidity", TBG_GATT_U16LE, 0.01 },
-	/* 0.1 Pa on the air; hPa is what people read */
-	{ "00002a6d" SIG_BASE, "pressure", TBG_GATT_U32LE, 0.001 },
+	/* 0–100 %; 101–255 are reserved for future use */
+	{ "00002a19" SIG_BASE, "battery", TBG_GATT_U8, 1, FALSE, 0, 0, 100 },
+	/* −273.15 to 327.67 °C, 0x8000 not known, all else prohibited */
+	{ "00002a6e" SIG_BASE, "temperature", TBG_GATT_S16LE, 0.01, TRUE, -0x8000, -27315, 32767 },
+	/* 0 to 100.00 %, 0xFFFF not known, all else prohibited */
+	{ "00002a6f" SIG_BASE, "humidity", TBG_GATT_U16LE, 0.01, TRUE, 0xFFFF, 0, 10000 },
+	/* 0.1 Pa on the air, the whole uint32 range, no marker; hPa is what people read */
+	{ "00002a6d" SIG_BASE, "pressure", TBG_GATT_U32LE, 0.001, FALSE, 0, 0, G_MAXUINT32 },
 };
 
 static int
@@ -257,13 +264,39 @@ tbg_gatt_is_standard (const char *uuid)
 }
 
 gboolean
+tbg_gatt_check_standard (const char *uuid, const guint8 *data, gsize len, GError **error)
+{
+	int i = standard_index (uuid);
+	json_t *raw = i >= 0 ? tbg_gatt_decode (standard[i].format, 1, 0, data, len, NULL) : NULL;
+	json_int_t r = json_integer_value (raw);
+	gboolean ok = TRUE;
+
+	/* a wrong length is the decoder's to report */
+	if (!json_is_integer (raw)) {
+		json_decref (raw);
+		return TRUE;
+	}
+	json_decref (raw);
+	if (standard[i].has_unknown && r == standard[i].unknown) {
+		g_set_error (error, TBG_GATT_ERROR, TBG_GATT_ERROR_NOT_KNOWN, "value is not known");
+		ok = FALSE;
+	} else if (r < standard[i].min || r > standard[i].max) {
+		g_set_error (error, TBG_GATT_ERROR, TBG_GATT_ERROR_NOT_KNOWN,
+		             "%" JSON_INTEGER_FORMAT " is outside %" JSON_INTEGER_FORMAT "…%" JSON_INTEGER_FORMAT
+		             " (the raw values the Bluetooth SIG allows)", r, standard[i].min, standard[i].max);
+		ok = FALSE;
+	}
+	return ok;
+}
+
+gboolean
 tbg_gatt_decode_standard (const char *uuid, const guint8 *data, gsize len, const char **key,
                           json_t **value, GError **error)
 {
 	int i = standard_index (uuid);
 	json_t *v;
 
-	if (i < 0)
+	if (i < 0 || !tbg_gatt_check_standard (uuid, data, len, error))
 		return FALSE;
 	v = tbg_gatt_decode (standard[i].format, standard[i].scale, 0, data, len, error);
 	if (v == NULL)

@@ -12,6 +12,7 @@ typedef enum {
 	TBG_GATT_ERROR_LENGTH,     /* value of the wrong size */
 	TBG_GATT_ERROR_VALUE,      /* out of range, wrong JSON type, bad UTF-8 or hex */
 	TBG_GATT_ERROR_UUID,
+	TBG_GATT_ERROR_NOT_KNOWN,  /* a SIG "value is not known" marker, or a value the SIG prohibits */
 } TbgGattError;
 GQuark tbg_gatt_error_quark (void);
 
@@ -36,3 +37,8 @@ char     *tbg_gatt_uuid_normalize (const char *uuid, GError **error);
 gboolean  tbg_gatt_is_standard (const char *uuid);
 gboolean  tbg_gatt_decode_standard (const char *uuid, const guint8 *data, gsize len,
                                     const char **key, json_t **value, GError **error);
+/* FALSE (TBG_GATT_ERROR_NOT_KNOWN) if @data of a standard characteristic is
+ * its "value is not known" marker (Temperature 0x8000, Humidity 0xFFFF) or
+ * outside the range the GATT Specification Supplement allows; TRUE for
+ * anything else, other characteristics included. decode_standard checks. */
+gboolean  tbg_gatt_check_standard (const char *uuid, const guint8 *data, gsize len, GError **error);

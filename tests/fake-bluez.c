@@ -7,12 +7,14 @@
 #include <string.h>
 
 typedef struct {
+	FakeBluez               *fb;
 	char                    *uuid;
 	char                    *path;
 	char                   **flags;
 	FbzObjectSkeleton       *obj;
 	FbzGattCharacteristic1  *iface;
 	guint                    notifies;
+	guint                    reads;
 	GBytes                  *written;
 	char                    *write_type;
 } FakeChar;
@@ -43,6 +45,13 @@ struct _FakeBluez {
 	guint                     discovery_starts;
 	guint                     owner_id;
 	gboolean                  owned;
+	GPtrArray                *adapters;  /* more adapters: FbzObjectSkeleton */
+	/* read by the connection's worker thread (see filter()) */
+	GMutex                    lock;
+	GHashTable               *muted;     /* device paths whose link-up signals are lost */
+	gboolean                  stalled;   /* GetManagedObjects calls go unanswered */
+	guint                     stalled_calls;
+	guint                     filter_id;
 };
 
 #define ADAPTER_PATH "/org/bluez/hci0"
@@ -121,10 +130,22 @@ on_lost (GDBusConnection *c, const char *name, gpointer data)
 
 /* ---- characteristics ------------------------------------------------------------ */
 
+/* As bluetoothd: the value read is also stored as the characteristic's
+ * Value, whose PropertiesChanged goes out before the reply (even when the
+ * value did not change). */
 static gboolean
 handle_read (FbzGattCharacteristic1 *i, GDBusMethodInvocation *inv, GVariant *options, gpointer data)
 {
-	fbz_gatt_characteristic1_complete_read_value (i, inv, fbz_gatt_characteristic1_get_value (i));
+	FakeChar *c = data;
+	GVariant *value = fbz_gatt_characteristic1_get_value (i);
+
+	c->reads++;
+	g_dbus_connection_emit_signal (c->fb->conn, NULL, c->path, "org.freedesktop.DBus.Properties",
+	                               "PropertiesChanged",
+	                               g_variant_new_parsed ("('org.bluez.GattCharacteristic1', {'Value': <%@ay>}, @as [])",
+	                                                     value),
+	                               NULL);
+	fbz_gatt_characteristic1_complete_read_value (i, inv, value);
 	return TRUE;
 }
 
@@ -182,6 +203,16 @@ export_chars (FakeDevice *d, gboolean on)
 
 /* ---- devices ------------------------------------------------------------------- */
 
+static void
+link_up (FakeDevice *d)
+{
+	fbz_device1_set_connected (d->iface, TRUE);
+	if (!d->hold_services) {
+		export_chars (d, TRUE);
+		fbz_device1_set_services_resolved (d->iface, TRUE);
+	}
+}
+
 static gboolean
 handle_connect (FbzDevice1 *i, GDBusMethodInvocation *inv, gpointer data)
 {
@@ -194,11 +225,7 @@ handle_connect (FbzDevice1 *i, GDBusMethodInvocation *inv, gpointer data)
 		                                            "le-connection-abort-by-local");
 		return TRUE;
 	}
-	fbz_device1_set_connected (i, TRUE);
-	if (!d->hold_services) {
-		export_chars (d, TRUE);
-		fbz_device1_set_services_resolved (i, TRUE);
-	}
+	link_up (d);
 	fbz_device1_complete_connect (i, inv);
 	return TRUE;
 }
@@ -320,20 +347,22 @@ fake_bluez_monitors (FakeBluez *fb)
 }
 
 const char *
-fake_bluez_add_device (FakeBluez *fb, const char *address, const char *alias, gboolean paired)
+fake_bluez_add_device_on (FakeBluez *fb, const char *adapter, const char *address, const char *alias,
+                          gboolean paired)
 {
+	g_autofree char *adapter_path = g_strconcat ("/org/bluez/", adapter, NULL);
 	FakeDevice *d = g_new0 (FakeDevice, 1);
 	g_autofree char *tail = g_strdelimit (g_strdup (address), ":", '_');
 
 	d->fb = fb;
 	d->address = g_strdup (address);
-	d->path = g_strdup_printf (ADAPTER_PATH "/dev_%s", tail);
+	d->path = g_strdup_printf ("%s/dev_%s", adapter_path, tail);
 	d->chars = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_char_free);
 	d->obj = fbz_object_skeleton_new (d->path);
 	d->iface = fbz_device1_skeleton_new ();
 	fbz_device1_set_address (d->iface, address);
 	fbz_device1_set_alias (d->iface, alias);
-	fbz_device1_set_adapter (d->iface, ADAPTER_PATH);
+	fbz_device1_set_adapter (d->iface, adapter_path);
 	fbz_device1_set_paired (d->iface, paired);
 	fbz_device1_set_trusted (d->iface, paired);
 	fbz_device1_set_rssi (d->iface, -60);
@@ -347,6 +376,94 @@ fake_bluez_add_device (FakeBluez *fb, const char *address, const char *alias, gb
 	return d->path;
 }
 
+const char *
+fake_bluez_add_device (FakeBluez *fb, const char *address, const char *alias, gboolean paired)
+{
+	return fake_bluez_add_device_on (fb, "hci0", address, alias, paired);
+}
+
+void
+fake_bluez_add_adapter (FakeBluez *fb, const char *name, const char *address)
+{
+	g_autofree char *path = g_strconcat ("/org/bluez/", name, NULL);
+	FbzObjectSkeleton *obj = fbz_object_skeleton_new (path);
+	g_autoptr (FbzAdapter1) adapter = fbz_adapter1_skeleton_new ();
+
+	fbz_adapter1_set_address (adapter, address);
+	fbz_adapter1_set_powered (adapter, TRUE);
+	fbz_object_skeleton_set_adapter1 (obj, adapter);
+	g_ptr_array_add (fb->adapters, obj);
+	if (fb->owned)
+		g_dbus_object_manager_server_export (fb->om, G_DBUS_OBJECT_SKELETON (obj));
+}
+
+void
+fake_bluez_connect_other (FakeBluez *fb, const char *address)
+{
+	link_up (find_device (fb, address));
+}
+
+void
+fake_bluez_lose_link_up_signals (FakeBluez *fb, const char *address)
+{
+	g_mutex_lock (&fb->lock);
+	g_hash_table_add (fb->muted, g_strdup (find_device (fb, address)->path));
+	g_mutex_unlock (&fb->lock);
+}
+
+void
+fake_bluez_stall_object_manager (FakeBluez *fb, gboolean stalled)
+{
+	g_mutex_lock (&fb->lock);
+	fb->stalled = stalled;
+	g_mutex_unlock (&fb->lock);
+}
+
+guint
+fake_bluez_stalled_calls (FakeBluez *fb)
+{
+	guint n;
+
+	g_mutex_lock (&fb->lock);
+	n = fb->stalled_calls;
+	g_mutex_unlock (&fb->lock);
+	return n;
+}
+
+/* Runs in the connection's worker thread, for what the fake sends and
+ * receives: drops what bluetoothd is told to lose or leave unanswered. */
+static GDBusMessage *
+filter (GDBusConnection *conn, GDBusMessage *msg, gboolean incoming, gpointer data)
+{
+	FakeBluez *fb = data;
+	GDBusMessageType type = g_dbus_message_get_message_type (msg);
+	gboolean drop = FALSE;
+
+	g_mutex_lock (&fb->lock);
+	if (incoming && fb->stalled && type == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
+	    g_strcmp0 (g_dbus_message_get_member (msg), "GetManagedObjects") == 0) {
+		fb->stalled_calls++;
+		drop = TRUE;
+	} else if (!incoming && type == G_DBUS_MESSAGE_TYPE_SIGNAL &&
+	           g_strcmp0 (g_dbus_message_get_member (msg), "PropertiesChanged") == 0 &&
+	           g_hash_table_contains (fb->muted, g_dbus_message_get_path (msg)) &&
+	           g_dbus_message_get_body (msg) != NULL &&
+	           g_variant_is_of_type (g_dbus_message_get_body (msg), G_VARIANT_TYPE ("(sa{sv}as)"))) {
+		g_autoptr (GVariant) changed = g_variant_get_child_value (g_dbus_message_get_body (msg), 1);
+		gboolean up = FALSE;
+
+		/* "device_add_connection() … is already connected": no signal */
+		drop = (g_variant_lookup (changed, "Connected", "b", &up) && up) ||
+		       (g_variant_lookup (changed, "ServicesResolved", "b", &up) && up);
+	}
+	g_mutex_unlock (&fb->lock);
+	if (drop) {
+		g_object_unref (msg);
+		return NULL;
+	}
+	return msg;
+}
+
 void
 fake_bluez_add_characteristic (FakeBluez *fb, const char *address, const char *uuid, const char *flags,
                                const guint8 *value, gsize len)
@@ -354,6 +471,7 @@ fake_bluez_add_characteristic (FakeBluez *fb, const char *address, const char *u
 	FakeDevice *d = find_device (fb, address);
 	FakeChar *c = g_new0 (FakeChar, 1);
 
+	c->fb = fb;
 	c->uuid = g_strdup (uuid);
 	c->path = g_strdup_printf ("%s/service0010/char%04x", d->path, 0x11 + d->chars->len);
 	c->flags = g_strsplit (flags, ",", -1);
@@ -441,6 +559,18 @@ fake_bluez_start_notifies (FakeBluez *fb, const char *address, const char *uuid)
 	return find_char (find_device (fb, address), uuid)->notifies;
 }
 
+gboolean
+fake_bluez_is_connected (FakeBluez *fb, const char *address)
+{
+	return fbz_device1_get_connected (find_device (fb, address)->iface);
+}
+
+guint
+fake_bluez_reads (FakeBluez *fb, const char *address, const char *uuid)
+{
+	return find_char (find_device (fb, address), uuid)->reads;
+}
+
 GBytes *
 fake_bluez_written (FakeBluez *fb, const char *address, const char *uuid)
 {
@@ -479,6 +609,8 @@ void
 fake_bluez_restart (FakeBluez *fb)
 {
 	g_dbus_object_manager_server_export (fb->om, G_DBUS_OBJECT_SKELETON (fb->adapter_obj));
+	for (guint i = 0; i < fb->adapters->len; i++)
+		g_dbus_object_manager_server_export (fb->om, g_ptr_array_index (fb->adapters, i));
 	for (guint i = 0; i < fb->devices->len; i++) {
 		FakeDevice *d = g_ptr_array_index (fb->devices, i);
 
@@ -501,6 +633,9 @@ fake_bluez_stop (FakeBluez *fb)
 		g_dbus_object_manager_server_unexport (fb->om, d->path);
 	}
 	g_dbus_object_manager_server_unexport (fb->om, ADAPTER_PATH);
+	for (guint i = 0; i < fb->adapters->len; i++)
+		g_dbus_object_manager_server_unexport (fb->om,
+			g_dbus_object_get_object_path (g_ptr_array_index (fb->adapters, i)));
 	fbz_adapter1_set_discovering (fb->adapter, FALSE);
 	g_clear_pointer (&fb->monitors, g_free);
 	g_ptr_array_set_size (fb->monitor_paths, 0);
@@ -521,6 +656,10 @@ fake_bluez_new (const char *address)
 		NULL, NULL, &error);
 	g_assert_no_error (error);
 	fb->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_device_free);
+	fb->adapters = g_ptr_array_new_with_free_func (g_object_unref);
+	g_mutex_init (&fb->lock);
+	fb->muted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	fb->filter_id = g_dbus_connection_add_filter (fb->conn, filter, fb, NULL);
 	fb->om = g_dbus_object_manager_server_new ("/");
 	fb->adapter_obj = fbz_object_skeleton_new (ADAPTER_PATH);
 	fb->adapter = fbz_adapter1_skeleton_new ();
@@ -544,7 +683,11 @@ fake_bluez_free (FakeBluez *fb)
 {
 	if (fb->owned)
 		fake_bluez_stop (fb);
+	g_dbus_connection_remove_filter (fb->conn, fb->filter_id);
 	g_ptr_array_unref (fb->devices);
+	g_ptr_array_unref (fb->adapters);
+	g_hash_table_unref (fb->muted);
+	g_mutex_clear (&fb->lock);
 	g_object_unref (fb->adapter);
 	g_object_unref (fb->monitor_manager);
 	g_ptr_array_unref (fb->monitor_paths);

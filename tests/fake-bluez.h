@@ -17,6 +17,19 @@ void        fake_bluez_restart (FakeBluez *fb);
 /* Adds a device; returns its object path (owned by the fake). */
 const char *fake_bluez_add_device (FakeBluez *fb, const char *address, const char *alias,
                                    gboolean paired_and_trusted);
+/* The same on another adapter ("hci1", made with fake_bluez_add_adapter()). */
+const char *fake_bluez_add_device_on (FakeBluez *fb, const char *adapter, const char *address,
+                                      const char *alias, gboolean paired_and_trusted);
+void        fake_bluez_add_adapter (FakeBluez *fb, const char *name, const char *address);
+/* Another client of bluetoothd (bluetoothctl connect) brings the link up. */
+void        fake_bluez_connect_other (FakeBluez *fb, const char *device_address);
+/* From now on the device's Connected/ServicesResolved changes to true go
+ * out as no signal (bluetoothd's "is already connected" path); the
+ * properties themselves are right when asked. */
+void        fake_bluez_lose_link_up_signals (FakeBluez *fb, const char *device_address);
+/* While stalled, GetManagedObjects calls get no answer; how many came. */
+void        fake_bluez_stall_object_manager (FakeBluez *fb, gboolean stalled);
+guint       fake_bluez_stalled_calls (FakeBluez *fb);
 /* A characteristic the device shows once connected (flags "read,notify", "write"). */
 void        fake_bluez_add_characteristic (FakeBluez *fb, const char *device_address,
                                            const char *uuid, const char *flags,
@@ -29,6 +42,8 @@ void        fake_bluez_set_service_data (FakeBluez *fb, const char *device_addre
 void        fake_bluez_drop_link (FakeBluez *fb, const char *device_address);
 
 guint       fake_bluez_connects (FakeBluez *fb, const char *device_address);
+gboolean    fake_bluez_is_connected (FakeBluez *fb, const char *device_address);
+guint       fake_bluez_reads (FakeBluez *fb, const char *device_address, const char *uuid);
 guint       fake_bluez_start_notifies (FakeBluez *fb, const char *device_address, const char *uuid);
 /* The last value written to a characteristic (NULL if none), and the
  * WriteValue "type" option it came with ("request" if none). */

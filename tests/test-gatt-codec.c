@@ -153,6 +153,44 @@ test_standard (void)
 	g_assert_true (tbg_gatt_is_standard ("2a6f"));
 }
 
+/* The GSS's "value is not known" markers and prohibited values are no
+ * samples; the edges of the allowed ranges are. */
+static void
+test_standard_not_known (void)
+{
+	static const struct { const char *uuid; guint8 data[4]; gsize len; gboolean ok; } cases[] = {
+		{ "2a6e", { 0x00, 0x80 }, 2, FALSE },              /* 0x8000: not known */
+		{ "2a6e", { 0x4c, 0x95 }, 2, FALSE },              /* −273.16 °C: prohibited */
+		{ "2a6e", { 0x4d, 0x95 }, 2, TRUE },               /* −273.15 °C */
+		{ "2a6e", { 0xff, 0x7f }, 2, TRUE },               /* 327.67 °C */
+		{ "2a6f", { 0xff, 0xff }, 2, FALSE },              /* 0xFFFF: not known */
+		{ "2a6f", { 0x11, 0x27 }, 2, FALSE },              /* 100.01 %: prohibited */
+		{ "2a6f", { 0x10, 0x27 }, 2, TRUE },               /* 100.00 % */
+		{ "2a19", { 101 }, 1, FALSE },                     /* reserved */
+		{ "2a19", { 100 }, 1, TRUE },
+		{ "2a6d", { 0xff, 0xff, 0xff, 0xff }, 4, TRUE },   /* pressure has no marker */
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr (GError) error = NULL;
+		const char *key = NULL;
+		json_t *v = NULL;
+		gboolean ok = tbg_gatt_decode_standard (cases[i].uuid, cases[i].data, cases[i].len, &key, &v, &error);
+
+		if (ok != cases[i].ok)
+			g_error ("case %u (%s): decoded %d, expected %d", i, cases[i].uuid, ok, cases[i].ok);
+		if (ok)
+			json_decref (v);
+		else
+			g_assert_error (error, TBG_GATT_ERROR, TBG_GATT_ERROR_NOT_KNOWN);
+		g_assert_true (tbg_gatt_check_standard (cases[i].uuid, cases[i].data, cases[i].len, NULL) == cases[i].ok);
+	}
+	/* other characteristics and wrong lengths are not its business */
+	g_assert_true (tbg_gatt_check_standard ("12345678-1234-5678-1234-56789abcdef0",
+	                                        (const guint8 *) "\x00\x80", 2, NULL));
+	g_assert_true (tbg_gatt_check_standard ("2a6e", (const guint8 *) "\x00", 1, NULL));
+}
+
 static void
 test_uuid (void)
 {
@@ -173,6 +211,7 @@ main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 	g_test_add_func ("/gatt-codec/decode", test_decode);
+	g_test_add_func ("/gatt-codec/standard-not-known", test_standard_not_known);
 	g_test_add_func ("/gatt-codec/decode-errors", test_decode_errors);
 	g_test_add_func ("/gatt-codec/encode", test_encode);
 	g_test_add_func ("/gatt-codec/standard", test_standard);

@@ -1,6 +1,7 @@
 /* libFuzzer target for characteristic values: the first byte picks the
  * format; the rest is the value a device sent. Integer, bool and hex values
- * must encode back to the very same bytes. */
+ * must encode back to the very same bytes. The same value as each standard
+ * characteristic: decoded or refused with an error, never both. */
 #include "gatt-codec.h"
 
 #include <stdint.h>
@@ -17,6 +18,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	for (guint i = 0; i < 4; i++) {
+		static const char * const uuids[] = { "2a19", "2a6e", "2a6f", "2a6d" };
+		const char *key = NULL;
+		gboolean ok;
+
+		v = NULL;
+		ok = tbg_gatt_decode_standard (uuids[i], data + 1, size - 1, &key, &v, &error);
+		if (ok != (v != NULL) || ok == (error != NULL) || (ok && key == NULL))
+			__builtin_trap ();
+		g_clear_error (&error);
+		json_decref (v);
+	}
 	f = (TbgGattFormat) (data[0] % (TBG_GATT_BOOL + 1));
 	v = tbg_gatt_decode (f, 1, 0, data + 1, size - 1, &error);
 	if (v == NULL) {
