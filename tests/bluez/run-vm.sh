@@ -48,7 +48,9 @@ if [ -z "$sources" ]; then
 		[ -f "$f" ] && { sources=$f; break; }
 	done
 fi
-[ -n "$sources" ] && [ -f "$sources" ] || bail "no APT sources file for the guest (TBGW_BLUEZ_SOURCES)"
+if [ -z "$sources" ] || [ ! -f "$sources" ]; then
+	bail "no APT sources file for the guest (TBGW_BLUEZ_SOURCES)"
+fi
 mkdir -p "$cache"
 t0=$SECONDS
 
@@ -90,6 +92,7 @@ if [ ! -f "$base" ]; then
 	root=$cache/rootfs.tmp
 	rm -rf "$root"
 	echo "# building the rootfs: ${pkgs[*]}"
+	# shellcheck disable=SC2016 # $1 is mmdebstrap's, in the hook
 	mmdebstrap --quiet --variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" \
 		--customize-hook='chroot "$1" apt-get clean' \
 		"$suite" "$root" "$sources" > "$cache/mmdebstrap.log" 2>&1 ||
@@ -113,8 +116,9 @@ fi
 # ---- what changes every run: the binaries, the test, its units
 work=$(mktemp -d "$cache/run.XXXXXX")
 qemu_pid=
+# shellcheck disable=SC2317 # (a trap)
 cleanup () {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null
+	if [ -n "$qemu_pid" ]; then kill "$qemu_pid" 2> /dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
