@@ -265,7 +265,6 @@ tbg_ble_adapter_chosen (BleSource *src, GDBusProxy *adapter)
 	       (address != NULL && g_ascii_strcasecmp (address, src->adapter_pref) == 0);
 }
 
-
 gboolean
 tbg_ble_adapter_owns (BleSource *src, const char *path)
 {

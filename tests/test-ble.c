@@ -9,6 +9,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ typedef struct {
 	TbgTestBroker *broker;
 	TbgTestPeer   *peer;
 	GSubprocess   *daemon;
+	char          *dir;   /* this run's own: tests of several trees run at once */
 	char          *conf;
 	char          *log;   /* tbgwd's stderr */
 } Fixture;
@@ -75,8 +77,10 @@ setup (Fixture *f, gconstpointer data)
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
 	if (v != NULL && v->prepare != NULL)
 		v->prepare (f);
-	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.conf", NULL);
-	f->log = g_build_filename (g_get_tmp_dir (), "tbgw-ble-test.log", NULL);
+	f->dir = g_dir_make_tmp ("tbgw-ble-XXXXXX", &error);
+	g_assert_no_error (error);
+	f->conf = g_build_filename (f->dir, "tbgw.conf", NULL);
+	f->log = g_build_filename (f->dir, "tbgwd.log", NULL);
 	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
 	                        "rpc-timeout-ms=3000\n"
 	                        "[ble]\n%s"
@@ -110,6 +114,8 @@ teardown (Fixture *f, gconstpointer data)
 	/* a failing test aborts before this: its log stays for a look */
 	g_unlink (f->log);
 	g_free (f->log);
+	g_rmdir (f->dir);
+	g_free (f->dir);
 	alarm (0);
 }
 
@@ -581,6 +587,8 @@ test_adapter_limits_devices (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (fake_bluez_reads (f->bluez, OTHER_HCI, TEMP_UUID), ==, 0);
 }
 
+static guint count_thermo_samples (Fixture *f, double value, double until);
+
 static void
 thermo_unreachable (Fixture *f)
 {
@@ -602,9 +610,9 @@ test_advertiser_follows_link (Fixture *f, gconstpointer data)
 	/* the link comes up */
 	fake_bluez_fail_connects (f->bluez, THERMO, 0);
 	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
-	/* while up, its advertisements are its telemetry */
+	/* while up, its advertisements are its telemetry (after the read's sample) */
 	fake_bluez_set_service_data (f->bluez, THERMO, BTHOME_UUID, p2, sizeof p2);
-	expect_without (f, "v1/gateway/telemetry", "Thermo", NULL);
+	g_assert_cmpuint (count_thermo_samples (f, 23.21, 23.21), ==, 1);
 	fake_bluez_fail_connects (f->bluez, THERMO, 1000);
 	fake_bluez_drop_link (f->bluez, THERMO);
 	expect_of (f, "v1/gateway/disconnect", "{\"device\":\"Thermo\"}");
@@ -652,14 +660,20 @@ count_thermo_samples (Fixture *f, double value, double until)
 
 			if (t == NULL)
 				g_error ("unexpected sample of Thermo: %s", m->payload);
-			if (json_number_value (t) == value)
+			if (fabs (json_number_value (t) - value) < 1e-9)
 				n++;
-			done |= json_number_value (t) == until;
+			done |= fabs (json_number_value (t) - until) < 1e-9;
 		}
 		json_decref (j);
 		if (done)
 			return n;
 	}
+}
+
+static gboolean
+thermo_read (gpointer data)
+{
+	return fake_bluez_reads (data, THERMO, TEMP_UUID) >= 1;
 }
 
 /* BlueZ also signals a read value as a Value change: still one sample. */
@@ -671,7 +685,7 @@ test_read_is_one_sample (Fixture *f, gconstpointer data)
 
 	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
 	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
-	g_assert_true (fake_bluez_reads (f->bluez, THERMO, TEMP_UUID) >= 1);
+	g_assert_true (tbg_test_wait_until (thermo_read, f->bluez, WAIT_MS));
 	fake_bluez_set_value (f->bluez, THERMO, TEMP_UUID, t2, sizeof t2);
 	g_assert_cmpuint (count_thermo_samples (f, 23.12, 3.0), ==, 1);
 }
@@ -815,8 +829,9 @@ test_reconfigure (void)
 {
 	static const char valve[] = "[ble:Garden valve]\naddress=" VALVE "\ntype=valve\nchar." VALVE_UUID "=position u8\n";
 	const guint8 zero[] = { 0 }, seven[] = { 7 }, temp[] = { 0x08, 0x09 }, t2[] = { 0x2c, 0x01 };
-	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload.conf", NULL);
-	g_autofree char *gw_path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-reload-gw.conf", NULL);
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-ble-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename (dir, "ble.conf", NULL);
+	g_autofree char *gw_path = g_build_filename (dir, "gateway.conf", NULL);
 	g_autofree char *lamp = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=lamp\n");
 	g_autofree char *lamp2 = g_strdup_printf ("[ble:Lamp]\naddress=" LAMP "\ntype=light\n");
 	g_autofree char *both = g_strconcat (valve, lamp, NULL);
@@ -911,6 +926,7 @@ test_reconfigure (void)
 	g_object_unref (bus);
 	g_unlink (path);
 	g_unlink (gw_path);
+	g_rmdir (dir);
 	alarm (0);
 }
 
