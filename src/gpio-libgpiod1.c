@@ -23,23 +23,30 @@ static GPtrArray *
 lg_list_chips (void)
 {
 	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
-	struct gpiod_chip_iter *iter = gpiod_chip_iter_new ();
-	struct gpiod_chip *chip;
+	GDir *dir = g_dir_open ("/dev", 0, NULL);
+	const char *entry;
 
-	/* NULL when there is no /dev/gpiochip* at all */
-	if (iter == NULL)
+	/* Not gpiod_chip_iter: it gives nothing at all when one chip cannot be
+	 * opened (permissions), where the others are still of use. */
+	if (dir == NULL)
 		return chips;
-	/* in name order; the iterator closes each chip in turn */
-	gpiod_foreach_chip (iter, chip) {
-		TbgGpioChipInfo *info = g_new0 (TbgGpioChipInfo, 1);
+	while ((entry = g_dir_read_name (dir)) != NULL) {
+		g_autofree char *path = g_build_filename ("/dev", entry, NULL);
+		struct gpiod_chip *chip;
+		TbgGpioChipInfo *info;
 
+		/* gpiod_chip_open checks that it is a GPIO character device */
+		if (!g_str_has_prefix (entry, "gpiochip") || (chip = gpiod_chip_open (path)) == NULL)
+			continue;
+		info = g_new0 (TbgGpioChipInfo, 1);
+		info->path = g_steal_pointer (&path);
 		info->name = g_strdup (gpiod_chip_name (chip));
-		info->path = g_strconcat ("/dev/", info->name, NULL);
 		info->label = g_strdup (gpiod_chip_label (chip));
 		info->n_lines = gpiod_chip_num_lines (chip);
 		g_ptr_array_add (chips, info);
+		gpiod_chip_close (chip);
 	}
-	gpiod_chip_iter_free (iter);
+	g_dir_close (dir);
 	return chips;
 }
 
