@@ -40,13 +40,21 @@ if [ "$suite" != host ]; then
 		touch "$apt/updated"
 	fi
 fi
+# one apt-get call for all that is missing: each call reads the indexes anew
+missing=()
 for p in "$@"; do
 	name=${p%%:*}
 	arch=${p#*:}
 	[ "$arch" = "$p" ] && arch=$(dpkg --print-architecture)
-	compgen -G "$dir/debs/${name}_*_${arch}.deb" > /dev/null && continue
-	echo "# downloading $p ($suite)"
-	(cd "$dir/debs" && apt-get "${apt_opts[@]}" download "$p" > /dev/null 2>&1) ||
-		{ echo "apt-get download $p ($suite) failed" >&2; exit 1; }
+	compgen -G "$dir/debs/${name}_*_${arch}.deb" > /dev/null || missing+=("$p")
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+echo "# downloading ${missing[*]} ($suite)"
+(cd "$dir/debs" && apt-get "${apt_opts[@]}" download "${missing[@]}" > "$dir/download.log" 2>&1) ||
+	{ cat "$dir/download.log" >&2; echo "apt-get download ($suite) failed" >&2; exit 1; }
+for p in "${missing[@]}"; do
+	name=${p%%:*}
+	arch=${p#*:}
+	[ "$arch" = "$p" ] && arch=$(dpkg --print-architecture)
 	dpkg-deb -x "$dir"/debs/"${name}"_*_"${arch}".deb "$dir/root"
 done
