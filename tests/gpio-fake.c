@@ -5,24 +5,36 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define N_LINES 8
+#define N_LINES (TBG_FAKE_GPIO_AUX + 4)
 
 typedef struct {
 	guint        offset;
 	int          level;        /* physical */
 	gboolean     requested;
+	guint        n_requests;
 	char        *busy;
 	TbgGpioLineSpec spec;
 	int          pipe[2];
 	GQueue       events;       /* gint64 mono_ns with bit 0 = rising */
 } FakeLine;
 
+typedef struct {
+	const char *name;
+	const char *path;
+	char       *label;
+	guint       first;         /* index of its line 0 */
+	guint       n_lines;
+	const char *names[8];
+} FakeChip;
+
 static FakeLine lines[N_LINES];
-static int chip_token;
+static FakeChip chips[] = {
+	{ "gpiochip0", "/dev/gpiochip0", NULL, 0, 8, { "L0", "L1", "L2", "L3", "L4", "L5", "L6", "L7" } },
+	{ "gpiochip1", "/dev/gpiochip1", NULL, TBG_FAKE_GPIO_AUX, 4, { "X0", "X1", "X2", "L7" } },
+};
 
 void
 tbg_fake_gpio_reset (void)
@@ -34,6 +46,21 @@ tbg_fake_gpio_reset (void)
 		lines[i].offset = i;
 		lines[i].pipe[0] = lines[i].pipe[1] = -1;
 	}
+	tbg_fake_gpio_set_label (0, "gpio-fake");
+	tbg_fake_gpio_set_label (1, "gpio-fake-aux");
+}
+
+void
+tbg_fake_gpio_set_label (guint chip, const char *label)
+{
+	g_free (chips[chip].label);
+	chips[chip].label = g_strdup (label);
+}
+
+guint
+tbg_fake_gpio_requests (guint index)
+{
+	return lines[index].n_requests;
 }
 
 int
@@ -76,15 +103,33 @@ tbg_fake_gpio_drive (guint offset, int level)
 		g_error ("fake gpio: pipe write failed");
 }
 
-static gpointer
-fake_open_chip (const char *spec, GError **error)
+static GPtrArray *
+fake_list_chips (void)
 {
-	if (g_strcmp0 (spec, "gpiochip0") != 0 && g_strcmp0 (spec, "/dev/gpiochip0") != 0) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "GPIO chip “%s”: %s", spec,
-		             g_strerror (ENOENT));
-		return NULL;
+	GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
+
+	for (guint i = 0; i < G_N_ELEMENTS (chips); i++) {
+		TbgGpioChipInfo *info = g_new0 (TbgGpioChipInfo, 1);
+
+		info->path = g_strdup (chips[i].path);
+		info->name = g_strdup (chips[i].name);
+		info->label = g_strdup (chips[i].label);
+		info->n_lines = chips[i].n_lines;
+		/* in the order a directory listing gives */
+		g_ptr_array_insert (list, 0, info);
 	}
-	return &chip_token;
+	return list;
+}
+
+static gpointer
+fake_open_chip (const char *path, GError **error)
+{
+	for (guint i = 0; i < G_N_ELEMENTS (chips); i++) {
+		if (g_str_equal (path, chips[i].path))
+			return &chips[i];
+	}
+	g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "GPIO chip “%s”: %s", path, g_strerror (ENOENT));
+	return NULL;
 }
 
 static void
@@ -92,30 +137,38 @@ fake_close_chip (gpointer chip)
 {
 }
 
+static int
+fake_find_line (gpointer chip, const char *name)
+{
+	FakeChip *c = chip;
+
+	for (guint i = 0; i < c->n_lines; i++) {
+		if (g_str_equal (c->names[i], name))
+			return i;
+	}
+	return -1;
+}
+
 static gpointer
 fake_request (gpointer chip, const TbgGpioLineSpec *spec, const char *consumer, GError **error)
 {
-	char *end = NULL;
-	guint64 offset = g_ascii_strtoull (spec->line, &end, 10);
+	FakeChip *c = chip;
 	FakeLine *l;
 
-	if (end == spec->line || *end != '\0') {
-		offset = N_LINES;
-		if (spec->line[0] == 'L' && spec->line[1] >= '0' && spec->line[1] < '0' + N_LINES && spec->line[2] == '\0')
-			offset = spec->line[1] - '0';
-	}
-	if (offset >= N_LINES) {
+	if (spec->offset >= c->n_lines) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-		             "GPIO line “%s” (%s) does not exist on gpiochip0", spec->line, spec->name);
+		             "GPIO line “%s” (%s) does not exist on %s (%u lines)", spec->line, spec->name,
+		             c->name, c->n_lines);
 		return NULL;
 	}
-	l = &lines[offset];
+	l = &lines[c->first + spec->offset];
 	if (l->requested || l->busy != NULL) {
-		g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY, "GPIO line “%s” (%s): %s; in use by %s",
-		             spec->line, spec->name, g_strerror (EBUSY), l->busy ? l->busy : consumer);
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY, "GPIO line “%s” (%s) on %s: %s; in use by %s",
+		             spec->line, spec->name, c->name, g_strerror (EBUSY), l->busy ? l->busy : consumer);
 		return NULL;
 	}
 	l->requested = TRUE;
+	l->n_requests++;
 	l->spec = *spec;
 	if (spec->output)
 		l->level = spec->active_low ? !spec->initial : spec->initial;
@@ -181,8 +234,10 @@ fake_read_event (gpointer line, gboolean *rising, gint64 *mono_ns, GError **erro
 
 const TbgGpioBackend tbg_gpio_fake = {
 	.name = "fake",
+	.list_chips = fake_list_chips,
 	.open_chip = fake_open_chip,
 	.close_chip = fake_close_chip,
+	.find_line = fake_find_line,
 	.request = fake_request,
 	.release = fake_release,
 	.set_value = fake_set_value,

@@ -9,16 +9,23 @@
 # arm64 Debian packages. When a test prints TBGW-HW-PRESS the QEMU monitor
 # gets "system_powerdown", which holds line 3 high for 100 ms.
 #
+# The userspace is the host's Debian release (bookworm: libgpiod 1.6), or
+# with TBGW_HW_SUITE=trixie Debian 13's (libgpiod 2.x, GLib 2.84, ...),
+# every library from that suite's arm64 packages; the kernel is the
+# host's either way.
+#
 # TBGW_HW_BUILD   the --host=aarch64-linux-gnu build tree (required)
+# TBGW_HW_SUITE   host (default) or a Debian suite such as trixie
 # TBGW_HW_CACHE   where downloaded packages are kept (default: $TBGW_HW_BUILD/hw-cache)
+# TBGW_HW_KERNEL_CACHE  where the kernel package is kept (default: $TBGW_HW_CACHE/kernel)
 # TBGW_HW_TIMEOUT seconds the VM may run (default 600)
 set -euo pipefail
 
 build=${TBGW_HW_BUILD:?TBGW_HW_BUILD must name the arm64 build tree}
+suite=${TBGW_HW_SUITE:-host}
 cache=${TBGW_HW_CACHE:-$build/hw-cache}
 timeout_s=${TBGW_HW_TIMEOUT:-600}
 tests=(tests/hw/test-gpio-hw)
-arch_libs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu)
 
 bail () { echo "Bail out! $*"; exit 1; }
 
@@ -31,25 +38,32 @@ for t in "${tests[@]}"; do
 done
 
 # ---- the arm64 packages: kernel, busybox, mosquitto and the libraries it needs
-# beyond those the :arm64 -dev packages brought
+# beyond those the :arm64 -dev packages brought (host), or every library (suite)
 kernel_pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
              awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 [ -n "$kernel_pkg" ] || bail "no linux-image-arm64:arm64 in apt's lists (dpkg --add-architecture arm64 && apt-get update)"
-pkgs=("$kernel_pkg" busybox-static:arm64 mosquitto:arm64 libcjson1:arm64 libdlt2:arm64 libwrap0:arm64
-      libcap2:arm64 libsystemd0:arm64 liblzma5:arm64 libzstd1:arm64 liblz4-1:arm64 libgcrypt20:arm64
-      libgpg-error0:arm64)
+fetch=$(dirname "$0")/fetch-debs.sh
+kcache=${TBGW_HW_KERNEL_CACHE:-$cache/kernel}
+"$fetch" host "$kcache" "$kernel_pkg" || bail "fetching the kernel failed"
+if [ "$suite" = host ]; then
+	pkgs=(busybox-static:arm64 mosquitto:arm64 libcjson1:arm64 libdlt2:arm64 libwrap0:arm64
+	      libcap2:arm64 libsystemd0:arm64 liblzma5:arm64 libzstd1:arm64 liblz4-1:arm64 libgcrypt20:arm64
+	      libgpg-error0:arm64)
+	lib_dirs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu)
+else
+	pkgs=(busybox-static:arm64 mosquitto:arm64 libc6:arm64 libgcc-s1:arm64 libatomic1:arm64
+	      libglib2.0-0t64:arm64 libffi8:arm64 libpcre2-8-0:arm64 zlib1g:arm64 libmount1:arm64
+	      libblkid1:arm64 libselinux1:arm64 libjansson4:arm64 libmosquitto1:arm64 libssl3t64:arm64
+	      libcjson1:arm64 libgudev-1.0-0:arm64 libudev1:arm64 libsqlite3-0:arm64 libgpiod3:arm64
+	      libsystemd0:arm64 libcap2:arm64 liblz4-1:arm64 liblzma5:arm64 libzstd1:arm64
+	      libgcrypt20:arm64 libgpg-error0:arm64 libdlt2:arm64 libwrap0:arm64 libwebsockets19t64:arm64)
+	# nothing from the host: the programs must run on that suite's libraries
+	lib_dirs=()
+fi
+"$fetch" "$suite" "$cache" "${pkgs[@]}" || bail "fetching the $suite packages failed"
 root=$cache/root
-mkdir -p "$cache/debs" "$root"
-for p in "${pkgs[@]}"; do
-	name=${p%%:*}
-	if ! compgen -G "$cache/debs/${name}_*_arm64.deb" > /dev/null; then
-		echo "# downloading $p"
-		(cd "$cache/debs" && apt-get download "$p" > /dev/null 2>&1) || bail "apt-get download $p failed"
-		dpkg-deb -x "$cache"/debs/"${name}"_*_arm64.deb "$root"
-	fi
-done
-vmlinuz=$(compgen -G "$root/boot/vmlinuz-*-arm64" | head -n 1) || true
-[ -n "$vmlinuz" ] || bail "no kernel in $root/boot"
+vmlinuz=$(compgen -G "$kcache/root/boot/vmlinuz-*-arm64" | head -n 1) || true
+[ -n "$vmlinuz" ] || bail "no kernel in $kcache/root/boot"
 
 # ---- the initramfs
 work=$(mktemp -d)
@@ -61,7 +75,8 @@ cleanup () {
 trap cleanup EXIT
 rd=$work/rd
 mkdir -p "$rd"/{bin,sbin,lib,etc,proc,sys,dev,tmp,run,usr/sbin,tests}
-cp "$root/bin/busybox" "$rd/bin/"
+busybox=$(compgen -G "$root/bin/busybox" || compgen -G "$root/usr/bin/busybox") || bail "no busybox in $root"
+cp "$busybox" "$rd/bin/"
 for applet in sh mount mkdir cat echo ip poweroff sleep ls; do
 	ln -s busybox "$rd/bin/$applet"
 done
@@ -74,7 +89,7 @@ printf 'root:x:0:\n' > "$rd/etc/group"
 # every shared library the programs load, found as the arm64 loader would
 find_lib () {
 	local d
-	for d in "$root/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu" "${arch_libs[@]}"; do
+	for d in "$root/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu" "${lib_dirs[@]}"; do
 		[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
 	done
 	return 1
@@ -90,12 +105,20 @@ while [ ${#queue[@]} -gt 0 ]; do
 		queue+=("$rd/lib/$lib")
 	done
 done
-cp -L /usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 "$rd/lib/"
+path=$(find_lib ld-linux-aarch64.so.1) || bail "no ld-linux-aarch64.so.1"
+cp -L "$path" "$rd/lib/"
 # glibc dlopen()s libgcc_s for pthread_cancel (the test's MQTT peer stops its
 # network thread that way), so no NEEDED entry names it
 path=$(find_lib libgcc_s.so.1) || bail "libgcc_s.so.1 is in no arm64 package here"
 cp -L "$path" "$rd/lib/"
 ln -s lib "$rd/lib64"
+# the backend configure chose for this build, and that suite's library for it
+if [ "$suite" != host ]; then
+	for t in "$rd"/tests/*; do
+		aarch64-linux-gnu-readelf -d "$t" | grep -q 'libgpiod\.so\.3' ||
+			bail "${t##*/} is not built on libgpiod 2 (libgpiod.so.3)"
+	done
+fi
 
 cat > "$rd/init" <<'EOF'
 #!/bin/sh

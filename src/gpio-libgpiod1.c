@@ -1,5 +1,6 @@
-/* gpio-libgpiod.c — the GPIO backend on libgpiod 1.6. All libgpiod calls
- * of the project are in this file. */
+/* gpio-libgpiod1.c — the GPIO backend on libgpiod 1.5/1.6 (Debian 12,
+ * Raspberry Pi OS bookworm). Every libgpiod 1.x call of the project is in
+ * this file; gpio-libgpiod2.c is its 2.x twin. */
 #include "gpio-backend.h"
 #include "i18n.h"
 
@@ -18,13 +19,44 @@ set_errno_error (GError **error, const char *what)
 	g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "%s: %s", what, g_strerror (err));
 }
 
-static gpointer
-lg_open_chip (const char *spec, GError **error)
+static GPtrArray *
+lg_list_chips (void)
 {
-	struct gpiod_chip *chip = gpiod_chip_open_lookup (spec);
+	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
+	GDir *dir = g_dir_open ("/dev", 0, NULL);
+	const char *entry;
+
+	/* Not gpiod_chip_iter: it gives nothing at all when one chip cannot be
+	 * opened (permissions), where the others are still of use. */
+	if (dir == NULL)
+		return chips;
+	while ((entry = g_dir_read_name (dir)) != NULL) {
+		g_autofree char *path = g_build_filename ("/dev", entry, NULL);
+		struct gpiod_chip *chip;
+		TbgGpioChipInfo *info;
+
+		/* gpiod_chip_open checks that it is a GPIO character device */
+		if (!g_str_has_prefix (entry, "gpiochip") || (chip = gpiod_chip_open (path)) == NULL)
+			continue;
+		info = g_new0 (TbgGpioChipInfo, 1);
+		info->path = g_steal_pointer (&path);
+		info->name = g_strdup (gpiod_chip_name (chip));
+		info->label = g_strdup (gpiod_chip_label (chip));
+		info->n_lines = gpiod_chip_num_lines (chip);
+		g_ptr_array_add (chips, info);
+		gpiod_chip_close (chip);
+	}
+	g_dir_close (dir);
+	return chips;
+}
+
+static gpointer
+lg_open_chip (const char *path, GError **error)
+{
+	struct gpiod_chip *chip = gpiod_chip_open (path);
 
 	if (chip == NULL) {
-		g_autofree char *what = g_strdup_printf (_("GPIO chip “%s”"), spec);
+		g_autofree char *what = g_strdup_printf (_("GPIO chip “%s”"), path);
 
 		set_errno_error (error, what);
 	}
@@ -35,6 +67,14 @@ static void
 lg_close_chip (gpointer chip)
 {
 	gpiod_chip_close (chip);
+}
+
+static int
+lg_find_line (gpointer chip, const char *name)
+{
+	struct gpiod_line *line = gpiod_chip_find_line (chip, name);
+
+	return line != NULL ? (int) gpiod_line_offset (line) : -1;
 }
 
 static int
@@ -62,19 +102,14 @@ static gpointer
 lg_request (gpointer chip, const TbgGpioLineSpec *spec, const char *consumer, GError **error)
 {
 	struct gpiod_line *line;
-	char *end = NULL;
-	unsigned long offset = strtoul (spec->line, &end, 10);
 	int flags = request_flags (spec);
 	int rc;
 
-	if (end != spec->line && *end == '\0')
-		line = gpiod_chip_get_line (chip, offset);
-	else
-		line = gpiod_chip_find_line (chip, spec->line);
-	if (line == NULL) {
+	if (spec->offset >= gpiod_chip_num_lines (chip) ||
+	    (line = gpiod_chip_get_line (chip, spec->offset)) == NULL) {
 		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-		             _("GPIO line “%s” (%s) does not exist on %s"), spec->line, spec->name,
-		             gpiod_chip_name (chip));
+		             _("GPIO line “%s” (%s) does not exist on %s (%u lines)"), spec->line, spec->name,
+		             gpiod_chip_name (chip), gpiod_chip_num_lines (chip));
 		return NULL;
 	}
 	if (spec->output)
@@ -87,11 +122,15 @@ lg_request (gpointer chip, const TbgGpioLineSpec *spec, const char *consumer, GE
 		rc = gpiod_line_request_both_edges_events_flags (line, consumer, flags);
 	if (rc != 0) {
 		int err = errno;
+		const char *holder;
 
+		/* who holds it now, not when the line object was made */
+		gpiod_line_update (line);
+		holder = gpiod_line_is_used (line) ? gpiod_line_consumer (line) : NULL;
 		g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-		             _("GPIO line “%s” (%s): %s%s%s"), spec->line, spec->name, g_strerror (err),
-		             gpiod_line_consumer (line) ? _("; in use by ") : "",
-		             gpiod_line_consumer (line) ? gpiod_line_consumer (line) : "");
+		             _("GPIO line “%s” (%s) on %s: %s%s%s"), spec->line, spec->name,
+		             gpiod_chip_name (chip), g_strerror (err), holder ? _("; in use by ") : "",
+		             holder ? holder : "");
 		return NULL;
 	}
 	return line;
@@ -148,9 +187,11 @@ lg_read_event (gpointer line, gboolean *rising, gint64 *mono_ns, GError **error)
 }
 
 const TbgGpioBackend tbg_gpio_libgpiod = {
-	.name = "libgpiod",
+	.name = "libgpiod1",
+	.list_chips = lg_list_chips,
 	.open_chip = lg_open_chip,
 	.close_chip = lg_close_chip,
+	.find_line = lg_find_line,
 	.request = lg_request,
 	.release = lg_release,
 	.set_value = lg_set_value,
