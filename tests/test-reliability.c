@@ -273,6 +273,31 @@ spawn_tbgwd (const char *conf)
 	return p;
 }
 
+
+/* Waits until @proc holds @tty open (its fds in /proc), however long the
+ * start takes on a busy or instrumented build. */
+static void
+wait_port_open (GSubprocess *proc, const char *tty)
+{
+	g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (proc));
+	gint64 end = g_get_monotonic_time () + WAIT_MS * 1000;
+
+	while (g_get_monotonic_time () < end) {
+		g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+		const char *fd;
+
+		while (d != NULL && (fd = g_dir_read_name (d)) != NULL) {
+			g_autofree char *path = g_build_filename (dir, fd, NULL);
+			g_autofree char *target = g_file_read_link (path, NULL);
+
+			if (g_strcmp0 (target, tty) == 0)
+				return;
+		}
+		g_usleep (10000);
+	}
+	g_error ("tbgwd did not open %s", tty);
+}
+
 static void
 test_sigkill_loses_nothing (void)
 {
@@ -308,7 +333,8 @@ test_sigkill_loses_nothing (void)
 	proc = spawn_tbgwd (conf);
 	for (guint i = 0; i < n; i++)
 		g_string_append_printf (lines, "{\"n\":%u}\n", i);
-	g_usleep (500000);   /* the port is open */
+	/* tbgwd flushes what waits in a port it opens: write after that */
+	wait_port_open (proc, name);
 	g_assert_cmpint (write (master, lines->str, lines->len), ==, (gssize) lines->len);
 	end = g_get_monotonic_time () + WAIT_MS * 1000;
 	while (tbg_spool_count_file (dir, TBG_RECORD_TELEMETRY) < n && g_get_monotonic_time () < end)
