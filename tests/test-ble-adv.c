@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_MS   8000
+#define WAIT_MS 20000
 #define PVVX      "A4:C1:38:00:10:01"
 #define STOCK     "A4:C1:38:00:10:02"
 #define RUUVI     "C8:B8:33:4C:88:4F"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_MS 8000
+#define WAIT_MS 20000
 #define THERMO  "A4:C1:38:00:00:01"
 #define VALVE   "A4:C1:38:00:00:03"
 #define BTHOME  "A4:C1:38:00:00:02"

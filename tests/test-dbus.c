@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_MS 5000
+#define WAIT_MS 20000
 #define NAME "org.tbgw.Gateway1"
 #define MANAGER "/org/tbgw/Gateway1"
 #define IFACE_M "org.tbgw.Gateway1.Manager"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAIT_MS 5000
+#define WAIT_MS 20000
 
 extern const TbgSource tbg_source_gpio;
 void tbg_source_gpio_set_backend (const TbgGpioBackend *b);

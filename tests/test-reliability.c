@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define WAIT_MS 10000
+#define WAIT_MS 20000
 
 static const TbgSource test_source = { .name = "test" };
 static const TbgSource * const test_sources[] = { &test_source, NULL };

@@ -18,7 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define WAIT_MS 10000
+#define WAIT_MS 20000
 #define NAME "org.tbgw.Gateway1"
 #define MANAGER "/org/tbgw/Gateway1"
 #define IFACE_M "org.tbgw.Gateway1.Manager"

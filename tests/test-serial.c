@@ -18,7 +18,7 @@
 #include <umockdev.h>
 #include <unistd.h>
 
-#define WAIT_MS 5000
+#define WAIT_MS 20000
 
 extern const TbgSource tbg_source_serial;
 static const TbgSource * const sources[] = { &tbg_source_serial, NULL };

@@ -10,7 +10,7 @@
 #include <signal.h>
 #include <string.h>
 
-#define WAIT_MS 5000
+#define WAIT_MS 20000
 
 typedef struct {
 	char        *dir;
