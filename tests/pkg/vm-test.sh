@@ -90,6 +90,9 @@ check "an RPC switches it off again (debugfs: lo)" eval 'rpc 2 setValue 0 && [ "
 grep '^v1/gateway/' "$broker" | while IFS= read -r l; do say "# broker: $l"; done
 grep -E '^ *gpio-' /sys/kernel/debug/gpio | while IFS= read -r l; do say "# debugfs: $l"; done
 
+journal=$(journalctl -b -u tbgwd --no-pager -o cat 2> /dev/null)
+check "the token file root:_tbgw 0640 is read without a warning" eval '[[ $journal != *"access token file is readable"* ]]'
+
 pid=$(main_pid)
 systemctl reload tbgwd
 say "# systemctl reload: $?"
