@@ -272,8 +272,10 @@ read_token_file (TbgConfig *cfg, const char *path, GError **error)
 	if (!g_file_get_contents (path, &text, NULL, &local))
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
 		             "%s", local->message);
-	/* The token is the gateway's only credential. */
-	if (stat (path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	/* The token is the gateway's only credential. Its group may read it
+	 * when that is the daemon's own (the package's root:_tbgw 0640). */
+	if (stat (path, &st) == 0 &&
+	    ((st.st_mode & S_IRWXO) != 0 || ((st.st_mode & S_IRWXG) != 0 && st.st_gid != getegid ())))
 		g_warning (_("%s: access token file is readable by others (mode %04o); chmod 600 it"),
 		           path, st.st_mode & 07777);
 	g_strstrip (text);

@@ -9,6 +9,8 @@
 
 #include <glib.h>
 
+#include "tbg-paths.h"
+
 #define TBG_CONFIG_ERROR (tbg_config_error_quark ())
 typedef enum {
 	TBG_CONFIG_ERROR_IO,

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs every check CI runs, each in its own build directory under _build/:
 #   1. build with -Werror and `make check`, `make check-hw` (the GPIO
-#      backend on a real chip in an arm64 VM) and `make check-bluez` (BLE
-#      against the real bluetoothd in an amd64 VM)
+#      backend on a real chip in an arm64 VM), `make check-bluez` (BLE
+#      against the real bluetoothd in an amd64 VM) and `make check-pkg` (the
+#      Debian package: tests/pkg/run.sh)
 #   2. the same tests built with AddressSanitizer + UBSan
 #   3. the core tests under valgrind (no definite leaks)
 #   4. each libFuzzer target for FUZZ_SECONDS (default 30)
@@ -58,6 +59,7 @@ step "build (-Werror)" build plain
 step "make check" check plain
 step "make check-hw (arm64 VM)" bash -c "make -C '$out/plain' check-hw > '$out/plain/check-hw.out' 2>&1; rc=\$?; grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' '$out/plain/check-hw.out'; [ \$rc -eq 0 ] || tail -n 60 '$out/plain/check-hw.out'; exit \$rc"
 step "make check-bluez (amd64 VM, real bluetoothd)" bash -c "make -C '$out/plain' check-bluez > '$out/plain/check-bluez.out' 2>&1; rc=\$?; grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' '$out/plain/check-bluez.out'; [ \$rc -eq 0 ] || tail -n 150 '$out/plain/check-bluez.out'; exit \$rc"
+step "make check-pkg (.deb: native, cross, arm64 VM, trixie)" bash -c "make -C '$out/plain' check-pkg TBGW_PKG_CACHE='$out/pkg-cache' > '$out/plain/check-pkg.out' 2>&1; rc=\$?; grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' '$out/plain/check-pkg.out' | grep -v '^PASS' ; [ \$rc -eq 0 ] || tail -n 60 '$out/plain/check-pkg.out'; exit \$rc"
 step "build (ASan/UBSan)" build asan --enable-sanitizers CFLAGS="-O1 -g"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -75,7 +77,7 @@ step "distcheck" bash -c "make -C '$out/plain' -j'$jobs' distcheck > '$out/distc
 passed=0
 failed=0
 skipped=0
-for trs in "$out"/plain/tests/*.trs "$out"/plain/tests/hw/*.trs "$out"/plain/tests/bluez/*.trs "$out"/asan/tests/*.trs; do
+for trs in "$out"/plain/tests/*.trs "$out"/plain/tests/hw/*.trs "$out"/plain/tests/bluez/*.trs "$out"/plain/tests/pkg/*.trs "$out"/asan/tests/*.trs; do
 	[ -f "$trs" ] || continue
 	p=$(grep -c -E '^:test-result: (PASS|XFAIL)' "$trs")
 	f=$(grep -c -E '^:test-result: (FAIL|XPASS|ERROR)' "$trs")
