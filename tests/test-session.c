@@ -1,0 +1,185 @@
+/* The MQTT session against a server that behaves as ThingsBoard does where
+ * mosquitto cannot: refused subscriptions, connections closed right after
+ * CONNACK or on a publish it will not take, PUBACKs withheld. The server is
+ * the scripted one in mqtt-script-server.c; the gateway runs in this
+ * process on the same main loop. */
+#include "build-config.h"
+#include "gateway.h"
+#include "mqtt-script-server.h"
+#include "test-util.h"
+
+#include <string.h>
+
+#define WAIT_MS 20000
+
+typedef struct {
+	TbgScriptServer *srv;
+	TbgGateway      *gw;
+	json_t          *shared;        /* last shared attribute update */
+	guint            shared_calls;
+} Fixture;
+
+static Fixture *current;
+
+static gpointer
+test_source_start (TbgGateway *gw, const TbgConfig *cfg, GError **error)
+{
+	return current;
+}
+
+static void
+test_source_shared (gpointer instance, TbgDevice *dev, json_t *changed, const char * const *deleted)
+{
+	Fixture *f = instance;
+
+	json_decref (f->shared);
+	f->shared = changed ? json_deep_copy (changed) : NULL;
+	f->shared_calls++;
+}
+
+static const TbgSource test_source = {
+	.name = "test",
+	.start = test_source_start,
+	.shared_attributes = test_source_shared,
+};
+static const TbgSource * const test_sources[] = { &test_source, NULL };
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+	memset (f, 0, sizeof *f);
+	current = f;
+	f->srv = tbg_script_server_new ();
+	tbg_test_log_capture ();
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+	g_clear_object (&f->gw);
+	tbg_script_server_free (f->srv);
+	json_decref (f->shared);
+	current = NULL;
+}
+
+/* Starts the gateway on the script server with @cfg (memory queue, quiet
+ * statistics); does not wait for the link. */
+static void
+start_gateway (Fixture *f, TbgConfig *cfg)
+{
+	g_autoptr (GError) error = NULL;
+
+	cfg->server.port = tbg_script_server_port (f->srv);
+	g_free (cfg->server.client_id);
+	cfg->server.client_id = g_strdup ("tbgw-session-test");
+	g_clear_pointer (&cfg->storage.path, g_free);
+	cfg->gateway.stats_interval_s = 0;
+	f->gw = tbg_gateway_new (cfg, test_sources, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_gateway_start (f->gw, &error));
+	g_assert_no_error (error);
+}
+
+static gboolean
+link_is_down (gpointer gw)
+{
+	return !tbg_test_gateway_link_is_up (gw);
+}
+
+typedef struct {
+	Fixture *f;
+	guint    n;
+} Count;
+
+static gboolean
+connects_reached (gpointer data)
+{
+	Count *c = data;
+
+	return tbg_script_server_connects (c->f->srv) >= c->n;
+}
+
+static void
+wait_connects (Fixture *f, guint n, guint timeout_ms)
+{
+	Count c = { f, n };
+
+	if (!tbg_test_wait_until (connects_reached, &c, timeout_ms))
+		g_error ("%u CONNECTs expected, %u seen", n, tbg_script_server_connects (f->srv));
+}
+
+static void
+own_rpc (Fixture *f, guint id)
+{
+	g_autofree char *topic = g_strdup_printf ("v1/devices/me/rpc/request/%u", id);
+	g_autofree char *resp = g_strdup_printf ("v1/devices/me/rpc/response/%u", id);
+	g_autoptr (TbgTestMessage) m = NULL;
+
+	g_assert_true (tbg_script_server_publish (f->srv, topic, "{\"method\":\"ping\",\"params\":{}}"));
+	m = tbg_script_server_expect (f->srv, resp, WAIT_MS);
+	tbg_assert_json_eq (m->payload, "{\"pong\":true,\"version\":\"" PACKAGE_VERSION "\"}");
+}
+
+/* A SUBACK failure (0x80) for one filter: ThingsBoard keeps the
+ * connection, so the gateway keeps it too, with the other filters, and
+ * says which filter was refused, once. */
+static void
+test_subscription_refused (Fixture *f, gconstpointer data)
+{
+	tbg_script_server_set_suback (f->srv, "v1/devices/me/attributes", 0x80);
+	start_gateway (f, tbg_config_new_default ());
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	own_rpc (f, 5);
+	tbg_test_run_main_loop_for (1500);
+	g_assert_cmpuint (tbg_script_server_connects (f->srv), ==, 1);
+	g_assert_true (tbg_test_gateway_link_is_up (f->gw));
+	g_assert_cmpuint (tbg_test_log_count ("*refused the subscription to v1/devices/me/attributes*"), ==, 1);
+
+	/* The next session is refused the same: not said again. */
+	tbg_script_server_drop_client (f->srv);
+	wait_connects (f, 2, WAIT_MS);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	own_rpc (f, 6);
+	g_assert_cmpuint (tbg_test_log_count ("*refused the subscription*"), ==, 1);
+}
+
+/* A server that closes every connection soon after CONNACK: the retries
+ * back off (the first no sooner than 1 s, then growing), and after a few
+ * such drops the log names the likely cause, once. */
+static void
+test_closed_after_connack (Fixture *f, gconstpointer data)
+{
+	const char *hint = "*may be using the same client id (“tbgw-session-test”)*";
+	gint64 gap[3];
+
+	tbg_script_server_set_close_after_connack (f->srv, 200);
+	start_gateway (f, tbg_config_new_default ());
+	wait_connects (f, 3, 60000);
+	g_assert_cmpuint (tbg_test_log_count (hint), ==, 0);
+	wait_connects (f, 4, 60000);
+	for (guint i = 0; i < 3; i++)
+		gap[i] = (tbg_script_server_connect_time (f->srv, i + 1) -
+		          tbg_script_server_connect_time (f->srv, i)) / 1000;
+	g_test_message ("gaps between CONNECTs: %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %"
+	                G_GINT64_FORMAT " ms", gap[0], gap[1], gap[2]);
+	/* Lower bounds only: a busy machine makes them longer, never shorter. */
+	g_assert_cmpint (gap[0], >=, 1000);
+	g_assert_cmpint (gap[1], >=, 2000);
+	g_assert_cmpint (gap[2], >=, 4000);
+	g_assert_cmpuint (tbg_test_log_count (hint), ==, 1);
+	g_assert_true (tbg_test_wait_until (link_is_down, f->gw, WAIT_MS));
+	g_assert_cmpuint (tbg_test_log_count (hint), ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+	g_test_init (&argc, &argv, NULL);
+	/* The gateway warns about the misbehaviour these tests stage. */
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+#define ADD(path, fn) g_test_add ("/session/" path, Fixture, NULL, setup, fn, teardown)
+	ADD ("subscription-refused", test_subscription_refused);
+	ADD ("closed-after-connack", test_closed_after_connack);
+#undef ADD
+	return g_test_run ();
+}
