@@ -6,6 +6,7 @@
 #include "build-config.h"
 #include "gateway.h"
 #include "mqtt-script-server.h"
+#include "test-broker.h"
 #include "test-util.h"
 
 #include <string.h>
@@ -65,11 +66,11 @@ teardown (Fixture *f, gconstpointer data)
 /* Starts the gateway on the script server with @cfg (memory queue, quiet
  * statistics); does not wait for the link. */
 static void
-start_gateway (Fixture *f, TbgConfig *cfg)
+start_gateway_on (Fixture *f, TbgConfig *cfg, guint16 port)
 {
 	g_autoptr (GError) error = NULL;
 
-	cfg->server.port = tbg_script_server_port (f->srv);
+	cfg->server.port = port;
 	g_free (cfg->server.client_id);
 	cfg->server.client_id = g_strdup ("tbgw-session-test");
 	g_clear_pointer (&cfg->storage.path, g_free);
@@ -78,6 +79,12 @@ start_gateway (Fixture *f, TbgConfig *cfg)
 	g_assert_no_error (error);
 	g_assert_true (tbg_gateway_start (f->gw, &error));
 	g_assert_no_error (error);
+}
+
+static void
+start_gateway (Fixture *f, TbgConfig *cfg)
+{
+	start_gateway_on (f, cfg, tbg_script_server_port (f->srv));
 }
 
 static gboolean
@@ -106,6 +113,18 @@ wait_connects (Fixture *f, guint n, guint timeout_ms)
 
 	if (!tbg_test_wait_until (connects_reached, &c, timeout_ms))
 		g_error ("%u CONNECTs expected, %u seen", n, tbg_script_server_connects (f->srv));
+}
+
+static gboolean
+logged (gpointer pattern)
+{
+	return tbg_test_log_count (pattern) > 0;
+}
+
+static gboolean
+wait_logged (const char *pattern, guint timeout_ms)
+{
+	return tbg_test_wait_until (logged, (gpointer) pattern, timeout_ms);
 }
 
 static void
@@ -171,6 +190,23 @@ test_closed_after_connack (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (tbg_test_log_count (hint), ==, 1);
 }
 
+/* Why a TLS handshake failed (here: mosquitto speaks no TLS on that
+ * port and closes) is in the warning, not only in the debug output. */
+static void
+test_tls_reason (Fixture *f, gconstpointer data)
+{
+	TbgTestBroker *broker = tbg_test_broker_start ();
+	TbgConfig *cfg = tbg_config_new_default ();
+
+	cfg->server.tls = TRUE;
+	cfg->server.ca_file = g_strdup ("/etc/ssl/certs/ca-certificates.crt");
+	/* Not the script server: a plain mosquitto closes at once. */
+	start_gateway_on (f, cfg, tbg_test_broker_port (broker));
+	g_assert_true (wait_logged ("Could not connect to mqtts://*: * (OpenSSL Error*)", WAIT_MS));
+	g_clear_object (&f->gw);
+	tbg_test_broker_free (broker);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -180,6 +216,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/session/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("subscription-refused", test_subscription_refused);
 	ADD ("closed-after-connack", test_closed_after_connack);
+	ADD ("tls-reason", test_tls_reason);
 #undef ADD
 	return g_test_run ();
 }
