@@ -262,20 +262,27 @@ tbg_config_device_groups (const TbgConfig *cfg, const char *prefix)
 	return (char **) g_ptr_array_free (names, FALSE);
 }
 
+/* The token and the client key are the gateway's credentials. */
+static void
+warn_if_others_may_read (const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat (path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		g_warning (_("%s: %s is readable by others (mode %04o); chmod 600 it"),
+		           path, what, st.st_mode & 07777);
+}
+
 static gboolean
 read_token_file (TbgConfig *cfg, const char *path, GError **error)
 {
 	g_autofree char *text = NULL;
 	g_autoptr (GError) local = NULL;
-	struct stat st;
 
 	if (!g_file_get_contents (path, &text, NULL, &local))
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
 		             "%s", local->message);
-	/* The token is the gateway's only credential. */
-	if (stat (path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		g_warning (_("%s: access token file is readable by others (mode %04o); chmod 600 it"),
-		           path, st.st_mode & 07777);
+	warn_if_others_may_read (path, _("the access token file"));
 	g_strstrip (text);
 	if (text[0] == '\0')
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
@@ -320,6 +327,8 @@ load_server (TbgConfig *cfg, GError **error)
 	cfg->server.ca_file = tbg_config_get_string (cfg, g, "ca-file", NULL);
 	cfg->server.cert_file = tbg_config_get_string (cfg, g, "cert-file", NULL);
 	cfg->server.key_file = tbg_config_get_string (cfg, g, "key-file", NULL);
+	if (cfg->server.key_file != NULL)
+		warn_if_others_may_read (cfg->server.key_file, "key-file");
 	if ((cfg->server.cert_file == NULL) != (cfg->server.key_file == NULL))
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g,
 		             cfg->server.cert_file ? "cert-file" : "key-file",

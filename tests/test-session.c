@@ -9,6 +9,7 @@
 #include "test-broker.h"
 #include "test-util.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define WAIT_MS 20000
@@ -207,6 +208,35 @@ test_tls_reason (Fixture *f, gconstpointer data)
 	tbg_test_broker_free (broker);
 }
 
+/* A client key others can read gets the warning the token file gets. */
+static void
+test_key_file_mode (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp ("tbgw-session-XXXXXX", &error);
+	g_autofree char *key = g_build_filename (dir, "client.key", NULL);
+	g_autofree char *conf = g_build_filename (dir, "tbgw.conf", NULL);
+	g_autofree char *text = g_strdup_printf ("[server]\ntls=true\ncert-file=%s\nkey-file=%s\n", key, key);
+	TbgConfig *cfg;
+
+	g_assert_no_error (error);
+	g_assert_true (g_file_set_contents (key, "not a key", -1, NULL));
+	g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+	g_assert_cmpint (g_chmod (key, 0600), ==, 0);
+	cfg = tbg_config_load (conf, NULL, &error);
+	g_assert_no_error (error);
+	tbg_config_free (cfg);
+	g_assert_cmpuint (tbg_test_log_count ("*readable by others*"), ==, 0);
+	g_assert_cmpint (g_chmod (key, 0644), ==, 0);
+	cfg = tbg_config_load (conf, NULL, &error);
+	g_assert_no_error (error);
+	tbg_config_free (cfg);
+	g_assert_cmpuint (tbg_test_log_count ("*client.key: key-file is readable by others (mode 0644)*"), ==, 1);
+	g_unlink (key);
+	g_unlink (conf);
+	g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -217,6 +247,7 @@ main (int argc, char **argv)
 	ADD ("subscription-refused", test_subscription_refused);
 	ADD ("closed-after-connack", test_closed_after_connack);
 	ADD ("tls-reason", test_tls_reason);
+	ADD ("key-file-mode", test_key_file_mode);
 #undef ADD
 	return g_test_run ();
 }
