@@ -512,6 +512,11 @@ handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	const char *method = d->method;
 	json_t *reply;
 
+	/* ThingsBoard's gateway pages name gateway-level methods gateway_<name>. */
+	if (g_str_has_prefix (method, "gateway_") && !g_str_equal (method, "gateway_device_renamed") &&
+	    !g_str_equal (method, "gateway_device_deleted"))
+		method += strlen ("gateway_");
+
 	if (g_str_equal (method, "gateway_device_renamed") && json_is_object (d->params)) {
 		const char *old_name;
 		json_t *v;
@@ -530,6 +535,8 @@ handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	}
 	if (g_str_equal (method, "ping"))
 		reply = json_pack ("{s:b,s:s}", "pong", 1, "version", PACKAGE_VERSION);
+	else if (g_str_equal (method, "version"))
+		reply = json_pack ("{s:s}", "version", PACKAGE_VERSION);
 	else if (g_str_equal (method, "stats"))
 		reply = stats_json (gw);
 	else if (g_str_equal (method, "devices")) {
@@ -726,6 +733,14 @@ handle_attr_response (TbgGateway *gw, TbgDownlink *d)
 		return;
 	}
 	req = part->req;
+	/* The id alone could complete another device's request with the
+	 * wrong values; the server sends both. */
+	if (d->device == NULL || !g_str_equal (d->device, tbg_device_get_name (req->dev))) {
+		warn_downlink (gw, _("Attribute response %" G_GINT64_FORMAT " names “%s”, but the request "
+		                     "was for “%s”; ignored"), d->id, d->device ? d->device : "",
+		               tbg_device_get_name (req->dev));
+		return;
+	}
 	if (d->client != NULL)
 		json_object_update (req->client, d->client);
 	if (d->shared != NULL)

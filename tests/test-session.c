@@ -19,6 +19,8 @@ typedef struct {
 	TbgGateway      *gw;
 	json_t          *shared;        /* last shared attribute update */
 	guint            shared_calls;
+	guint            attrs_done;    /* attribute requests completed */
+	json_t          *attrs_shared;
 } Fixture;
 
 static Fixture *current;
@@ -61,6 +63,7 @@ teardown (Fixture *f, gconstpointer data)
 	g_clear_object (&f->gw);
 	tbg_script_server_free (f->srv);
 	json_decref (f->shared);
+	json_decref (f->attrs_shared);
 	current = NULL;
 }
 
@@ -237,6 +240,122 @@ test_key_file_mode (Fixture *f, gconstpointer data)
 	g_rmdir (dir);
 }
 
+static TbgDevice *
+add_connected (Fixture *f, const char *name)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (TbgTestMessage) m = NULL;
+	g_autofree char *want = g_strdup_printf ("{\"device\":\"%s\",\"type\":\"default\"}", name);
+	TbgDevice *dev = tbg_gateway_add_device (f->gw, &test_source, f, name, NULL, "test:0", &error);
+
+	g_assert_no_error (error);
+	tbg_device_set_connected (dev, TRUE);
+	m = tbg_script_server_expect (f->srv, "v1/gateway/connect", WAIT_MS);
+	tbg_assert_json_eq (m->payload, want);
+	return dev;
+}
+
+static void
+attrs_cb (TbgDevice *dev, json_t *client, json_t *shared, const GError *error, gpointer data)
+{
+	Fixture *f = data;
+
+	g_assert_no_error (error);
+	f->attrs_done++;
+	json_decref (f->attrs_shared);
+	f->attrs_shared = json_incref (shared);
+}
+
+static gboolean
+attrs_done (gpointer data)
+{
+	return ((Fixture *) data)->attrs_done > 0;
+}
+
+/* The next attribute request, checked against @want without its id;
+ * returns the id. */
+static gint64
+expect_attr_request (Fixture *f, const char *want)
+{
+	g_autoptr (TbgTestMessage) m = tbg_script_server_expect (f->srv, "v1/gateway/attributes/request", WAIT_MS);
+	json_t *req = json_loads (m->payload, 0, NULL);
+	gint64 id = json_integer_value (json_object_get (req, "id"));
+
+	g_assert_true (json_is_integer (json_object_get (req, "id")));
+	json_object_del (req, "id");
+	tbg_assert_json_value_eq (req, want);
+	json_decref (req);
+	return id;
+}
+
+/* An answer with a pending request's id but another device's name
+ * completes nothing; the right answer then does. */
+static void
+test_attribute_response_device (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	const char * const shared[] = { "mode", NULL };
+	TbgDevice *a, *b;
+	g_autofree char *wrong = NULL, *right = NULL;
+	gint64 id;
+
+	start_gateway (f, tbg_config_new_default ());
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	a = add_connected (f, "A");
+	b = add_connected (f, "B");
+	g_assert_true (tbg_device_request_attributes (a, NULL, shared, attrs_cb, f, &error));
+	g_assert_no_error (error);
+	id = expect_attr_request (f, "{\"device\":\"A\",\"client\":false,\"key\":\"mode\"}");
+	wrong = g_strdup_printf ("{\"id\":%" G_GINT64_FORMAT ",\"device\":\"B\",\"value\":\"wrong\"}", id);
+	right = g_strdup_printf ("{\"id\":%" G_GINT64_FORMAT ",\"device\":\"A\",\"value\":\"auto\"}", id);
+	g_assert_true (tbg_script_server_publish (f->srv, "v1/gateway/attributes/response", wrong));
+	g_assert_true (tbg_script_server_publish (f->srv, "v1/gateway/attributes/response", right));
+	g_assert_true (tbg_test_wait_until (attrs_done, f, WAIT_MS));
+	tbg_test_run_main_loop_for (200);
+	g_assert_cmpuint (f->attrs_done, ==, 1);
+	tbg_assert_json_value_eq (f->attrs_shared, "{\"mode\":\"auto\"}");
+	tbg_assert_json_value_eq (tbg_device_get_shared_attributes (a), "{\"mode\":\"auto\"}");
+	tbg_assert_json_value_eq (tbg_device_get_shared_attributes (b), "{}");
+	g_assert_cmpuint (tbg_test_log_count ("*names “B”, but the request was for “A”*"), ==, 1);
+}
+
+static void
+own_rpc_expect (Fixture *f, guint id, const char *method, const char *want)
+{
+	g_autofree char *topic = g_strdup_printf ("v1/devices/me/rpc/request/%u", id);
+	g_autofree char *resp = g_strdup_printf ("v1/devices/me/rpc/response/%u", id);
+	g_autofree char *req = g_strdup_printf ("{\"method\":\"%s\",\"params\":{}}", method);
+	g_autoptr (TbgTestMessage) m = NULL;
+
+	g_assert_true (tbg_script_server_publish (f->srv, topic, req));
+	m = tbg_script_server_expect (f->srv, resp, WAIT_MS);
+	tbg_assert_json_eq (m->payload, want);
+}
+
+/* Gateway RPCs as ThingsBoard's gateway pages send them: gateway_<name>. */
+static void
+test_gateway_rpc_names (Fixture *f, gconstpointer data)
+{
+	g_autoptr (TbgTestMessage) m = NULL;
+	json_t *stats;
+
+	start_gateway (f, tbg_config_new_default ());
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	add_connected (f, "A");
+	own_rpc_expect (f, 1, "gateway_ping", "{\"pong\":true,\"version\":\"" PACKAGE_VERSION "\"}");
+	own_rpc_expect (f, 2, "gateway_version", "{\"version\":\"" PACKAGE_VERSION "\"}");
+	own_rpc_expect (f, 3, "version", "{\"version\":\"" PACKAGE_VERSION "\"}");
+	own_rpc_expect (f, 4, "gateway_devices",
+	                "[{\"name\":\"A\",\"type\":\"default\",\"source\":\"test\",\"connected\":true}]");
+	own_rpc_expect (f, 5, "gateway_reboot", "{\"error\":\"unknown method\"}");
+	g_assert_true (tbg_script_server_publish (f->srv, "v1/devices/me/rpc/request/6",
+	                                          "{\"method\":\"gateway_stats\",\"params\":{}}"));
+	m = tbg_script_server_expect (f->srv, "v1/devices/me/rpc/response/6", WAIT_MS);
+	stats = json_loads (m->payload, 0, NULL);
+	g_assert_true (json_is_integer (json_object_get (stats, "devices")));
+	json_decref (stats);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -248,6 +367,8 @@ main (int argc, char **argv)
 	ADD ("closed-after-connack", test_closed_after_connack);
 	ADD ("tls-reason", test_tls_reason);
 	ADD ("key-file-mode", test_key_file_mode);
+	ADD ("attribute-response-device", test_attribute_response_device);
+	ADD ("gateway-rpc-names", test_gateway_rpc_names);
 #undef ADD
 	return g_test_run ();
 }
