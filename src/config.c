@@ -16,7 +16,7 @@ static const char * const server_keys[] = {
 static const char * const gateway_keys[] = {
 	"max-payload-bytes", "max-inflight", "linger-ms", "rpc-timeout-ms",
 	"attribute-request-timeout-ms", "stats-interval-s",
-	"attribute-request-format", NULL
+	"attribute-request-format", "give-up-after-closes", NULL
 };
 static const char * const storage_keys[] = { "path", "max-messages", "ttl-s", NULL };
 
@@ -38,6 +38,7 @@ set_defaults (TbgConfig *cfg)
 	cfg->gateway.rpc_timeout_ms = 10000;
 	cfg->gateway.attribute_request_timeout_ms = 10000;
 	cfg->gateway.stats_interval_s = 60;
+	cfg->gateway.give_up_after_closes = 3;
 	cfg->gateway.attribute_request_format = TBG_ATTR_REQUEST_SPLIT;
 	cfg->storage.path = g_strdup (TBG_DEFAULT_STATE_DIR);
 	cfg->storage.max_messages = 1000000;
@@ -366,6 +367,11 @@ load_gateway (TbgConfig *cfg, GError **error)
 	cfg->gateway.rpc_timeout_ms = rpc;
 	cfg->gateway.attribute_request_timeout_ms = attr;
 	cfg->gateway.stats_interval_s = stats;
+
+	if (!tbg_config_get_uint (cfg, g, "give-up-after-closes", 0, 1000,
+	                          cfg->gateway.give_up_after_closes, &stats, error))
+		return FALSE;
+	cfg->gateway.give_up_after_closes = stats;
 
 	format = tbg_config_get_string (cfg, g, "attribute-request-format", "split");
 	if (g_str_equal (format, "split"))

@@ -7,6 +7,7 @@
 #include "uplink.h"
 #include "i18n.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 G_DEFINE_QUARK (tbg-error-quark, tbg_error)
@@ -68,6 +69,7 @@ struct _TbgGateway {
 	guint64                  drops_seen;      /* outbox->dropped accounted for */
 	gint64                   full_logged;     /* monotonic µs of the last "full" line */
 	gint64                   expired_logged;  /* and of the last "expired" line */
+	gboolean                 resyncing;       /* attribute requests take the express lane */
 	/* shutdown */
 	GSourceFunc              done;
 	gpointer                 done_data;
@@ -83,6 +85,7 @@ G_DEFINE_TYPE (TbgGateway, tbg_gateway, G_TYPE_OBJECT)
 
 static void stop_sources (TbgGateway *gw);
 static gboolean grace_cb (gpointer data);
+static void resync_shared (TbgGateway *gw);
 
 static void
 warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -296,7 +299,7 @@ static guint64
 records_done (TbgGateway *gw)
 {
 	return tbg_uplink_records_sent (gw->uplink) + tbg_uplink_records_dropped (gw->uplink) +
-	       gw->outbox->dropped;
+	       tbg_uplink_records_rejected (gw->uplink) + gw->outbox->dropped;
 }
 
 /* After an outage: how much waited, and when it has all gone out. (After a
@@ -354,6 +357,7 @@ link_up (gpointer user_data)
 	g_ptr_array_add (types, NULL);
 	tbg_uplink_session_up (gw->uplink, (const char * const *) names->pdata,
 	                       (const char * const *) types->pdata);
+	resync_shared (gw);
 	g_object_notify_by_pspec (G_OBJECT (gw), props[PROP_LINK_UP]);
 }
 
@@ -478,11 +482,12 @@ stats_json (TbgGateway *gw)
 	TbgGatewayStats s;
 
 	tbg_gateway_get_stats (gw, &s);
-	return json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	                  "uptimeS", (json_int_t) ((g_get_monotonic_time () - s.started_us) / G_USEC_PER_SEC),
 	                  "messagesSent", (json_int_t) s.records_sent,
 	                  "messagesQueued", (json_int_t) s.records_queued,
 	                  "messagesDropped", (json_int_t) s.records_dropped,
+	                  "messagesRejected", (json_int_t) s.records_rejected,
 	                  "publishesSent", (json_int_t) s.publishes_sent,
 	                  "downlinkInvalid", (json_int_t) s.downlink_invalid,
 	                  "devicesConnected", (json_int_t) s.devices_connected,
@@ -592,6 +597,34 @@ restart_stats (TbgGateway *gw)
 
 /* ---- attribute requests ------------------------------------------------------ */
 
+#define SHARED_KEYS "tbg-shared-keys"
+
+/* The shared keys a device uses: the ones it was sent or asked for. */
+static void
+note_shared_keys (TbgDevice *dev, json_t *data, const char * const *keys)
+{
+	GHashTable *set = g_object_get_data (G_OBJECT (dev), SHARED_KEYS);
+	const char *key;
+	json_t *v;
+
+	if (set == NULL) {
+		set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+		g_object_set_data_full (G_OBJECT (dev), SHARED_KEYS, set, (GDestroyNotify) g_hash_table_unref);
+	}
+	if (json_is_object (data)) {
+		json_object_foreach (data, key, v)
+			g_hash_table_add (set, g_strdup (key));
+	}
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+		g_hash_table_add (set, g_strdup (keys[i]));
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+	return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 static void
 attr_request_finish (AttrRequest *req, const GError *error)
 {
@@ -637,8 +670,11 @@ send_attr_request (TbgGateway *gw, AttrRequest *req, Scope scope, GError **error
 		                                       scope == SCOPE_CLIENT ? TBG_ATTR_SCOPE_CLIENT
 		                                                             : TBG_ATTR_SCOPE_SHARED,
 		                                       scope == SCOPE_CLIENT ? client : shared, error);
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (gw, TBG_RECORD_ATTRIBUTE_REQUEST, name, payload, strlen (payload), error))
+	if (payload != NULL && gw->resyncing)
+		/* For this session only, ahead of any backlog. */
+		tbg_uplink_send_reply (gw->uplink, TBG_TOPIC_ATTRIBUTES_REQUEST, payload, strlen (payload));
+	else if (payload == NULL ||
+	         !_tbg_gateway_enqueue (gw, TBG_RECORD_ATTRIBUTE_REQUEST, name, payload, strlen (payload), error))
 		return FALSE;
 	part = g_new0 (AttrRequestPart, 1);
 	part->req = req;
@@ -699,7 +735,45 @@ _tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
 	}
 	req->timeout_id = g_timeout_add (gw->cfg->gateway.attribute_request_timeout_ms,
 	                                 attr_request_timeout_cb, req);
+	if (has_shared)
+		note_shared_keys (dev, NULL, shared_keys);
 	return TRUE;
+}
+
+static void
+resync_done (TbgDevice *dev, json_t *client, json_t *shared, const GError *error, gpointer data)
+{
+	if (error != NULL) {
+		g_message (_("Shared attributes of “%s” not refreshed after the reconnect: %s"),
+		           tbg_device_get_name (dev), error->message);
+		return;
+	}
+	if (json_object_size (shared) > 0)
+		_tbg_device_shared_attributes (dev, shared, NULL);
+}
+
+/* ThingsBoard does not replay the shared attribute updates made while the
+ * gateway was offline: on every new session, ask for the keys each
+ * connected device uses and hand the answer on as an update. */
+static void
+resync_shared (TbgGateway *gw)
+{
+	gw->resyncing = TRUE;
+	for (guint i = 0; i < gw->devices->len; i++) {
+		TbgDevice *dev = g_ptr_array_index (gw->devices, i);
+		GHashTable *set = g_object_get_data (G_OBJECT (dev), SHARED_KEYS);
+		g_autofree const char **keys = NULL;
+		g_autoptr (GError) error = NULL;
+
+		if (set == NULL || g_hash_table_size (set) == 0 || !tbg_device_get_connected (dev))
+			continue;
+		keys = (const char **) g_hash_table_get_keys_as_array (set, NULL);
+		qsort (keys, g_hash_table_size (set), sizeof *keys, cmp_str);
+		if (!_tbg_gateway_request_attributes (gw, dev, NULL, keys, resync_done, NULL, &error))
+			g_message (_("Shared attributes of “%s” not refreshed after the reconnect: %s"),
+			           tbg_device_get_name (dev), error->message);
+	}
+	gw->resyncing = FALSE;
 }
 
 static gboolean
@@ -795,8 +869,10 @@ link_message (const char *topic, const void *payload, gsize len, gpointer user_d
 		dev = g_hash_table_lookup (gw->by_name, d.device);
 		if (dev == NULL)
 			warn_downlink (gw, _("Shared attributes for unknown device “%s” dropped"), d.device);
-		else
+		else {
+			note_shared_keys (dev, d.data, NULL);
 			_tbg_device_shared_attributes (dev, d.data, (const char * const *) d.deleted);
+		}
 		break;
 	case TBG_DOWNLINK_ATTRIBUTE_RESPONSE:
 		handle_attr_response (gw, &d);
@@ -917,6 +993,7 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->uplink = tbg_uplink_new (gw->link, gw->outbox, cfg->gateway.max_payload_bytes,
 	                             cfg->gateway.max_inflight, device_profile, gw);
 	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
+	tbg_uplink_set_give_up_after (gw->uplink, cfg->gateway.give_up_after_closes);
 	return g_steal_pointer (&gw);
 }
 
@@ -973,6 +1050,7 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 		                       cfg->gateway.max_inflight);
 	}
 	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
+	tbg_uplink_set_give_up_after (gw->uplink, cfg->gateway.give_up_after_closes);
 	restart_stats (gw);
 	g_message (_("Configuration reloaded"));
 	return start_sources (gw, error);
@@ -1125,6 +1203,7 @@ tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats)
 	stats->publishes_sent = tbg_uplink_publishes_sent (gw->uplink);
 	stats->records_queued = tbg_outbox_length (gw->outbox);
 	stats->records_dropped = gw->outbox->dropped + tbg_uplink_records_dropped (gw->uplink);
+	stats->records_rejected = tbg_uplink_records_rejected (gw->uplink);
 	stats->devices = gw->devices->len;
 	stats->devices_connected = 0;
 	for (guint i = 0; i < gw->devices->len; i++)

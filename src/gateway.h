@@ -31,6 +31,7 @@ typedef struct {
 	guint64 publishes_sent;
 	guint64 records_queued;    /* waiting for a PUBACK */
 	guint64 records_dropped;   /* outbox full or too big */
+	guint64 records_rejected;  /* given up on: the server kept closing on them */
 	guint64 downlink_received;
 	guint64 downlink_invalid;
 	guint64 rpcs_received;

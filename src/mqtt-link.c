@@ -60,6 +60,7 @@ struct _TbgMqttLink {
 	guint                 short_lived;    /* sessions in a row closed before STABLE_MS */
 	gboolean              hinted;         /* the same-client-id hint was logged */
 	guint                 server_closes;  /* sessions in a row the server closed */
+	gboolean              closed_by_server;  /* and the last one was one of them */
 	guint64               refused_logged; /* bit i: subscriptions[i] refused, said once */
 	char                 *last_error;     /* libmosquitto's last error line (TLS reasons) */
 };
@@ -167,7 +168,8 @@ count_session_end (TbgMqttLink *link)
 	gboolean short_lived = link->connacked_us != 0 &&
 	                       g_get_monotonic_time () - link->connacked_us < STABLE_MS * 1000;
 
-	if (link->state == LINK_UP && link->peer_closed)
+	link->closed_by_server = link->state == LINK_UP && link->peer_closed;
+	if (link->closed_by_server)
 		link->server_closes++;
 	else
 		link->server_closes = 0;
@@ -259,6 +261,7 @@ static void
 became_up (TbgMqttLink *link)
 {
 	link->state = LINK_UP;
+	link->closed_by_server = FALSE;
 	remove_source (&link->timeout_id);
 	g_message (_("Connected to %s"), link->description);
 	if (link->cb.up != NULL)
@@ -647,7 +650,7 @@ tbg_mqtt_link_stop (TbgMqttLink *link)
 guint
 tbg_mqtt_link_server_closes (TbgMqttLink *link)
 {
-	return link->server_closes;
+	return link->closed_by_server ? link->server_closes : 0;
 }
 
 const char *
