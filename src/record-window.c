@@ -34,6 +34,16 @@ tbg_record_window_length (TbgRecordWindow *w)
 	return w->queue.length;
 }
 
+guint
+tbg_record_window_unacked (TbgRecordWindow *w)
+{
+	guint n = 0;
+
+	for (GList *l = w->queue.head; l != NULL; l = l->next)
+		n += !((Entry *) l->data)->acked;
+	return n;
+}
+
 void
 tbg_record_window_push (TbgRecordWindow *w, TbgRecord *rec, gint64 created_ms)
 {

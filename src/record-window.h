@@ -14,6 +14,8 @@ typedef struct {
 void        tbg_record_window_init (TbgRecordWindow *w);
 void        tbg_record_window_clear (TbgRecordWindow *w);
 guint       tbg_record_window_length (TbgRecordWindow *w);
+/* Records not acknowledged yet (length less those marked acknowledged). */
+guint       tbg_record_window_unacked (TbgRecordWindow *w);
 /* Takes @rec; @created_ms is when it was accepted (for TTLs). */
 void        tbg_record_window_push (TbgRecordWindow *w, TbgRecord *rec, gint64 created_ms);
 const TbgRecord *tbg_record_window_peek_unsent (TbgRecordWindow *w, gint64 *created_ms);
