@@ -61,6 +61,8 @@ struct _TbgGateway {
 	guint                    stats_id;
 	TbgGatewayStats          stats;
 	TbgRateLimit             warn_limit;
+	TbgRateLimit             timeout_limit;   /* "got no reply in time" lines */
+	guint64                  refused;         /* records too big to ever send */
 	/* what the log says of the queue */
 	gboolean                 was_up;          /* the link has been up before */
 	guint64                  backlog;         /* waiting when the link came back; 0: none */
@@ -227,6 +229,7 @@ tbg_gateway_init (TbgGateway *gw)
 	gw->attr_parts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
 	gw->stats.started_us = g_get_monotonic_time ();
 	tbg_rate_limit_init (&gw->warn_limit, WARN_BURST, WARN_WINDOW_US);
+	tbg_rate_limit_init (&gw->timeout_limit, WARN_BURST, WARN_WINDOW_US);
 }
 
 /* ---- uplink ------------------------------------------------------------ */
@@ -262,11 +265,49 @@ check_drops (TbgGateway *gw, gboolean appending)
 	gw->drops_seen = gw->outbox->dropped;
 }
 
+/* Whether a record can ever be published within max-payload-bytes: the
+ * packer's own verdict, asked only when the worst case (every byte of the
+ * name escaped) would not fit anyway. */
+static gboolean
+record_fits (TbgGateway *gw, TbgRecordKind kind, const char *device, gsize len)
+{
+	gsize max = gw->cfg->gateway.max_payload_bytes;
+	TbgPackKind pack;
+	TbgPacker *packer;
+	gboolean fits;
+
+	if (kind == TBG_RECORD_TELEMETRY)
+		pack = TBG_PACK_TELEMETRY;
+	else if (kind == TBG_RECORD_ATTRIBUTES)
+		pack = TBG_PACK_ATTRIBUTES;
+	else if (kind == TBG_RECORD_CLAIM)
+		pack = TBG_PACK_CLAIM;
+	else
+		return len <= max;
+	if (device == NULL || len + 6 * strlen (device) + 9 <= max)
+		return TRUE;
+	packer = tbg_packer_new (pack, max);
+	fits = tbg_packer_add (packer, device, "", len) != TBG_PACK_TOO_BIG;
+	tbg_packer_free (packer);
+	return fits;
+}
+
 gboolean
 _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
                       char *payload, gsize len, GError **error)
 {
-	TbgRecord *rec = tbg_record_new (kind, device, payload, len);
+	TbgRecord *rec;
+
+	/* Refused at the call, not accepted and dropped later. */
+	if (!record_fits (gw, kind, device, len)) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
+		             _("%s of %zu bytes is more than [gateway] max-payload-bytes=%zu can carry"),
+		             tbg_record_kind_to_string (kind), len, gw->cfg->gateway.max_payload_bytes);
+		g_free (payload);
+		gw->refused++;
+		return FALSE;
+	}
+	rec = tbg_record_new (kind, device, payload, len);
 
 	check_drops (gw, FALSE);
 	if (!tbg_outbox_append (gw->outbox, rec, error))
@@ -423,11 +464,16 @@ static gboolean
 rpc_timeout_cb (gpointer data)
 {
 	PendingRpc *p = data;
+	guint64 suppressed = 0;
 
 	p->timeout_id = 0;
 	p->gw->stats.rpcs_timed_out++;
-	g_message (_("RPC %" G_GINT64_FORMAT " “%s” of “%s” got no reply in time"),
-	           tbg_rpc_get_id (p->rpc), tbg_rpc_get_method (p->rpc), tbg_rpc_get_device (p->rpc));
+	/* a flood of RPCs to a silent device is a flood of these */
+	if (tbg_rate_limit_allow (&p->gw->timeout_limit, g_get_monotonic_time (), &suppressed))
+		g_message (_("RPC %" G_GINT64_FORMAT " “%s” of “%s” got no reply in time"),
+		           tbg_rpc_get_id (p->rpc), tbg_rpc_get_method (p->rpc), tbg_rpc_get_device (p->rpc));
+	if (suppressed > 0)
+		g_message (_("%" G_GUINT64_FORMAT " more RPCs got no reply in time"), suppressed);
 	tbg_rpc_reply_error (p->rpc, "timeout");
 	return G_SOURCE_REMOVE;
 }
@@ -1125,6 +1171,12 @@ tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instan
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("device name is not valid UTF-8"));
 		return NULL;
 	}
+	/* ThingsBoard's limit; a longer name could never be connected. */
+	if (g_utf8_strlen (name, -1) > TBG_MAX_NAME_CHARS) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
+		             _("device name is longer than %u characters"), TBG_MAX_NAME_CHARS);
+		return NULL;
+	}
 	if (g_hash_table_contains (gw->by_name, name)) {
 		g_set_error (error, TBG_ERROR, TBG_ERROR_EXISTS, _("a device named “%s” exists already"),
 		             name);
@@ -1202,7 +1254,7 @@ tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats)
 	stats->records_sent = tbg_uplink_records_sent (gw->uplink);
 	stats->publishes_sent = tbg_uplink_publishes_sent (gw->uplink);
 	stats->records_queued = tbg_outbox_length (gw->outbox);
-	stats->records_dropped = gw->outbox->dropped + tbg_uplink_records_dropped (gw->uplink);
+	stats->records_dropped = gw->outbox->dropped + tbg_uplink_records_dropped (gw->uplink) + gw->refused;
 	stats->records_rejected = tbg_uplink_records_rejected (gw->uplink);
 	stats->devices = gw->devices->len;
 	stats->devices_connected = 0;

@@ -23,6 +23,9 @@ typedef enum {
 } TbgError;
 GQuark tbg_error_quark (void);
 
+/* ThingsBoard keeps at most this many characters of a device name. */
+#define TBG_MAX_NAME_CHARS 255
+
 #define TBG_TYPE_GATEWAY (tbg_gateway_get_type ())
 G_DECLARE_FINAL_TYPE (TbgGateway, tbg_gateway, TBG, GATEWAY, GObject)
 

@@ -3,6 +3,8 @@
 #include "gateway-codec.h"
 #include "i18n.h"
 
+#include "ratelimit.h"
+
 #include <gio/gio.h>
 
 #include <string.h>
@@ -21,6 +23,9 @@ typedef struct {
 
 /* Answers beyond this wait in no queue: the oldest is dropped and logged. */
 #define MAX_REPLIES 1024
+/* Answers sent in a row before a waiting record gets its turn: a flood of
+ * RPCs must not stall telemetry. */
+#define REPLY_RUN   8
 
 struct _TbgUplink {
 	TbgMqttLink       *link;
@@ -40,6 +45,8 @@ struct _TbgUplink {
 	guint              pump_id;
 	gboolean           lingering;  /* pump_id is the linger timer */
 	guint              linger_ms;
+	guint              replies_in_row;
+	TbgRateLimit       reply_drop_limit;
 
 	guint64            records_sent;
 	guint64            publishes_sent;
@@ -91,6 +98,7 @@ tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
 	g_queue_init (&up->lane);
 	g_queue_init (&up->replies);
 	g_queue_init (&up->replies_inflight);
+	tbg_rate_limit_init (&up->reply_drop_limit, 1, 60 * G_USEC_PER_SEC);
 	tbg_uplink_set_limits (up, max_payload, max_inflight);
 	return up;
 }
@@ -322,9 +330,13 @@ pump_one (TbgUplink *up)
 		lane_entry_free (lane);
 		return ok;
 	}
-	reply = g_queue_pop_head (&up->replies);
-	if (reply != NULL)
+	if (!g_queue_is_empty (&up->replies) &&
+	    (up->replies_in_row < REPLY_RUN || tbg_outbox_peek_unsent (up->outbox) == NULL)) {
+		reply = g_queue_pop_head (&up->replies);
+		up->replies_in_row++;
 		return publish_reply (up, reply);
+	}
+	up->replies_in_row = 0;
 	rec = tbg_outbox_peek_unsent (up->outbox);
 	if (rec == NULL)
 		return FALSE;
@@ -414,6 +426,7 @@ void
 tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * const *types)
 {
 	up->up = TRUE;
+	up->replies_in_row = 0;
 	g_hash_table_remove_all (up->session);
 	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
 	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
@@ -551,10 +564,25 @@ tbg_uplink_send_reply (TbgUplink *up, const char *topic, char *payload, gsize le
 	Reply *r = g_new0 (Reply, 1);
 
 	if (g_queue_get_length (&up->replies) >= MAX_REPLIES) {
-		Reply *old = g_queue_pop_head (&up->replies);
+		GList *victim = up->replies.head;
+		guint64 suppressed = 0;
+		Reply *old;
 
-		g_warning (_("More than %u RPC answers wait for the server; dropping the oldest (%s)"),
-		           MAX_REPLIES, old->payload);
+		/* A flood of device answers must not push out the gateway's own
+		 * answers (or its attribute requests): the oldest device answer goes. */
+		for (GList *l = up->replies.head; l != NULL; l = l->next) {
+			if (g_str_equal (((Reply *) l->data)->topic, TBG_TOPIC_RPC)) {
+				victim = l;
+				break;
+			}
+		}
+		old = victim->data;
+		g_queue_delete_link (&up->replies, victim);
+		if (tbg_rate_limit_allow (&up->reply_drop_limit, g_get_monotonic_time (), &suppressed))
+			g_warning (_("More than %u RPC answers wait for the server; dropping the oldest (%s)"),
+			           MAX_REPLIES, old->payload);
+		if (suppressed > 0)
+			g_warning (_("%" G_GUINT64_FORMAT " more RPC answers were dropped"), suppressed);
 		reply_free (old);
 	}
 	r->topic = g_strdup (topic);

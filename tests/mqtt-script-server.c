@@ -19,6 +19,7 @@ struct _TbgScriptServer {
 	int                close_after_ms;
 	char              *close_on;
 	gboolean           withhold;
+	GArray            *withheld;       /* guint16 packet ids not acknowledged yet */
 
 	GSocketConnection *conn;           /* the current client */
 	GSource           *read_source;
@@ -45,6 +46,7 @@ drop_client (TbgScriptServer *s)
 		g_clear_object (&s->conn);
 	}
 	g_byte_array_set_size (s->in, 0);
+	g_array_set_size (s->withheld, 0);
 	s->connacked = FALSE;
 }
 
@@ -146,7 +148,9 @@ handle_publish (TbgScriptServer *s, guint8 flags, const guint8 *p, gsize len)
 		drop_client (s);
 		return FALSE;
 	}
-	if (qos == 1 && !s->withhold) {
+	if (qos == 1 && s->withhold) {
+		g_array_append_val (s->withheld, id);
+	} else if (qos == 1) {
 		guint8 ack[] = { id >> 8, id & 0xff };
 
 		send_packet (s, 0x40, ack, sizeof ack);
@@ -282,6 +286,7 @@ tbg_script_server_new (void)
 	s->subacks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	s->close_after_ms = -1;
 	s->in = g_byte_array_new ();
+	s->withheld = g_array_new (FALSE, FALSE, sizeof (guint16));
 	s->connect_times = g_array_new (FALSE, FALSE, sizeof (gint64));
 	s->topics = g_ptr_array_new_with_free_func (g_free);
 	g_queue_init (&s->messages);
@@ -302,6 +307,7 @@ tbg_script_server_free (TbgScriptServer *s)
 	g_hash_table_unref (s->subacks);
 	g_free (s->close_on);
 	g_byte_array_unref (s->in);
+	g_array_unref (s->withheld);
 	g_array_unref (s->connect_times);
 	g_ptr_array_unref (s->topics);
 	g_queue_clear_full (&s->messages, (GDestroyNotify) tbg_test_message_free);
@@ -337,6 +343,14 @@ void
 tbg_script_server_set_withhold_pubacks (TbgScriptServer *s, gboolean withhold)
 {
 	s->withhold = withhold;
+	for (guint i = 0; !withhold && i < s->withheld->len; i++) {
+		guint16 id = g_array_index (s->withheld, guint16, i);
+		guint8 ack[] = { id >> 8, id & 0xff };
+
+		send_packet (s, 0x40, ack, sizeof ack);
+	}
+	if (!withhold)
+		g_array_set_size (s->withheld, 0);
 }
 
 guint

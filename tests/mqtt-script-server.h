@@ -26,7 +26,8 @@ void             tbg_script_server_set_close_after_connack (TbgScriptServer *s, 
 /* A PUBLISH whose payload contains @needle is never acknowledged and the
  * connection is closed at once (NULL: none). */
 void             tbg_script_server_set_close_on (TbgScriptServer *s, const char *needle);
-/* Acknowledge no PUBLISH at all while TRUE. */
+/* Acknowledge no PUBLISH at all while TRUE; FALSE sends the PUBACKs
+ * withheld on this connection. */
 void             tbg_script_server_set_withhold_pubacks (TbgScriptServer *s, gboolean withhold);
 
 /* CONNECT packets seen so far. */

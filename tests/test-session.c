@@ -41,9 +41,16 @@ test_source_shared (gpointer instance, TbgDevice *dev, json_t *changed, const ch
 	f->shared_calls++;
 }
 
+/* Every RPC is "slow": never answered here. */
+static void
+test_source_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
+{
+}
+
 static const TbgSource test_source = {
 	.name = "test",
 	.start = test_source_start,
+	.rpc = test_source_rpc,
 	.shared_attributes = test_source_shared,
 };
 static const TbgSource * const test_sources[] = { &test_source, NULL };
@@ -506,6 +513,88 @@ test_resync_after_reconnect (Fixture *f, gconstpointer data)
 	g_assert_false (shared_called (&three));
 }
 
+static gboolean
+rpcs_settled (gpointer data)
+{
+	Count *c = data;
+	TbgGatewayStats stats;
+
+	tbg_gateway_get_stats (c->f->gw, &stats);
+	return stats.rpcs_received >= c->n && stats.rpcs_timed_out >= 50;
+}
+
+/* A flood of RPCs while the server acknowledges nothing: the log stays
+ * short, the gateway's own answer is not pushed out by device answers,
+ * the answers go in order, and a sample waits behind a few answers at
+ * most, not behind all of them. */
+static void
+test_rpc_flood (Fixture *f, gconstpointer data)
+{
+	const guint n = 3000;
+	TbgConfig *cfg = tbg_config_new_default ();
+	Count settled = { f, n + 50 };
+	TbgDevice *feed;
+	gint64 last_id = -1;
+	guint answers_first = 0;
+	gboolean pong = FALSE;
+
+	cfg->gateway.rpc_timeout_ms = 200;
+	start_gateway (f, cfg);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	feed = add_connected (f, "Feed");
+	tbg_script_server_set_withhold_pubacks (f->srv, TRUE);
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *req = g_strdup_printf ("{\"device\":\"Nope\",\"data\":{\"id\":%u,\"method\":\"m\"}}", i);
+
+		/* behind the first answers, which fill the window in flight */
+		if (i == 100)
+			g_assert_true (tbg_script_server_publish (f->srv, "v1/devices/me/rpc/request/77",
+			                                          "{\"method\":\"ping\"}"));
+		g_assert_true (tbg_script_server_publish (f->srv, "v1/gateway/rpc", req));
+	}
+	for (guint i = 0; i < 50; i++) {
+		g_autofree char *req = g_strdup_printf ("{\"device\":\"Feed\",\"data\":{\"id\":%u,\"method\":\"slow\"}}", i);
+
+		g_assert_true (tbg_script_server_publish (f->srv, "v1/gateway/rpc", req));
+	}
+	g_assert_true (tbg_test_wait_until (rpcs_settled, &settled, 60000));
+	push (feed, 1700000000000, "{\"n\":1}");
+	tbg_test_run_main_loop_for (100);
+	/* what went out before the PUBACKs come */
+	for (TbgTestMessage *m; (m = tbg_script_server_wait (f->srv, NULL, 0)) != NULL; tbg_test_message_free (m))
+		g_assert_cmpstr (m->topic, !=, "v1/gateway/telemetry");
+	tbg_script_server_set_withhold_pubacks (f->srv, FALSE);
+	for (;;) {
+		g_autoptr (TbgTestMessage) m = tbg_script_server_expect (f->srv, NULL, WAIT_MS);
+		json_t *root;
+
+		if (g_str_equal (m->topic, "v1/gateway/telemetry"))
+			break;
+		if (g_str_equal (m->topic, "v1/devices/me/rpc/response/77")) {
+			pong = TRUE;
+			continue;
+		}
+		g_assert_cmpstr (m->topic, ==, "v1/gateway/rpc");
+		answers_first++;
+		root = json_loads (m->payload, 0, NULL);
+		if (g_str_equal (json_string_value (json_object_get (root, "device")), "Nope")) {
+			g_assert_cmpint (json_integer_value (json_object_get (root, "id")), >, last_id);
+			last_id = json_integer_value (json_object_get (root, "id"));
+		}
+		json_decref (root);
+	}
+	g_test_message ("%u answers went out before the sample", answers_first);
+	g_assert_cmpuint (answers_first, <=, 32);
+	while (!pong) {
+		g_autoptr (TbgTestMessage) m = tbg_script_server_expect (f->srv, NULL, WAIT_MS);
+
+		pong = g_str_equal (m->topic, "v1/devices/me/rpc/response/77");
+	}
+	g_assert_cmpuint (tbg_test_log_count ("More than * RPC answers wait*"), <=, 1);
+	g_assert_cmpuint (tbg_test_log_count ("*got no reply in time"), <=, 10);
+	g_assert_cmpuint (tbg_test_log_count ("RPC * for unknown device*"), <=, 10);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -521,6 +610,7 @@ main (int argc, char **argv)
 	ADD ("gateway-rpc-names", test_gateway_rpc_names);
 	ADD ("poison-record", test_poison_record);
 	ADD ("resync-after-reconnect", test_resync_after_reconnect);
+	ADD ("rpc-flood", test_rpc_flood);
 #undef ADD
 	return g_test_run ();
 }
