@@ -272,9 +272,15 @@ incoming_cb (GSocketService *service, GSocketConnection *conn, GObject *source, 
 TbgScriptServer *
 tbg_script_server_new (void)
 {
+	return tbg_script_server_new_on_port (0);
+}
+
+TbgScriptServer *
+tbg_script_server_new_on_port (guint16 port)
+{
 	TbgScriptServer *s = g_new0 (TbgScriptServer, 1);
 	g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-	g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+	g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, port);
 	g_autoptr (GSocketAddress) bound = NULL;
 	g_autoptr (GError) error = NULL;
 

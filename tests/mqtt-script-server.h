@@ -16,6 +16,8 @@ typedef struct _TbgScriptServer TbgScriptServer;
 /* Listens on a free loopback port; one client at a time (a new one
  * replaces the old, as ThingsBoard does for one token). */
 TbgScriptServer *tbg_script_server_new (void);
+/* The same on @port (a server that comes back after an outage). */
+TbgScriptServer *tbg_script_server_new_on_port (guint16 port);
 void             tbg_script_server_free (TbgScriptServer *s);
 guint16          tbg_script_server_port (TbgScriptServer *s);
 

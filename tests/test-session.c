@@ -460,6 +460,51 @@ test_poison_record (Fixture *f, gconstpointer data)
 }
 
 static gboolean
+client_connected (gpointer srv)
+{
+	return tbg_script_server_has_client (srv);
+}
+
+/* Two server closes with a record oldest in flight, then an outage (the
+ * next connect fails), then two more: never three in a row, so nothing is
+ * given up, and the record goes once PUBACKs come again. */
+static void
+test_outage_breaks_the_count (Fixture *f, gconstpointer data)
+{
+	guint16 port = tbg_script_server_port (f->srv);
+	TbgGatewayStats stats;
+	TbgDevice *feed;
+	guint8 seen[1] = { 0 };
+
+	start_gateway (f, tbg_config_new_default ());
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	feed = add_connected (f, "Feed");
+	tbg_script_server_set_withhold_pubacks (f->srv, TRUE);
+	push (feed, 1700000000000, "{\"n\":0}");
+	for (guint i = 0; i < 4; i++) {
+		g_autoptr (TbgTestMessage) m = tbg_script_server_expect (f->srv, "v1/gateway/telemetry", 60000);
+
+		g_assert_true (tbg_test_wait_until (client_connected, f->srv, WAIT_MS));
+		tbg_script_server_drop_client (f->srv);
+		if (i == 1) {
+			/* down for a while: the gateway's next connect fails */
+			tbg_test_log_capture ();
+			tbg_script_server_free (f->srv);
+			f->srv = NULL;
+			g_assert_true (wait_logged ("Could not connect to *", 60000));
+			f->srv = tbg_script_server_new_on_port (port);
+			tbg_script_server_set_withhold_pubacks (f->srv, TRUE);
+		}
+	}
+	tbg_script_server_set_withhold_pubacks (f->srv, FALSE);
+	expect_samples (f, seen, 1, 1);
+	g_assert_true (tbg_test_wait_until (queue_empty, f->gw, WAIT_MS));
+	tbg_gateway_get_stats (f->gw, &stats);
+	g_assert_cmpuint (stats.records_rejected, ==, 0);
+	g_assert_cmpuint (tbg_test_log_count ("Giving up on*"), ==, 0);
+}
+
+static gboolean
 shared_called (gpointer data)
 {
 	Count *c = data;
@@ -611,6 +656,7 @@ main (int argc, char **argv)
 	ADD ("poison-record", test_poison_record);
 	ADD ("resync-after-reconnect", test_resync_after_reconnect);
 	ADD ("rpc-flood", test_rpc_flood);
+	ADD ("outage-breaks-the-count", test_outage_breaks_the_count);
 #undef ADD
 	return g_test_run ();
 }
