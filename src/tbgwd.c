@@ -120,13 +120,6 @@ main (int argc, char **argv)
 		{ NULL }
 	};
 
-	/* Before GLib 2.76 the slice allocator keeps for good what a big D-Bus
-	 * call made GDBus parse (hundreds of MB); plain malloc gives it back.
-	 * GLib reads G_SLICE before main(): start again with it set. */
-	if (glib_check_version (2, 76, 0) != NULL && g_getenv ("G_SLICE") == NULL) {
-		g_setenv ("G_SLICE", "always-malloc", TRUE);
-		execv ("/proc/self/exe", argv);
-	}
 	setlocale (LC_ALL, "");
 	bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
 	bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
