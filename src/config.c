@@ -16,7 +16,7 @@ static const char * const server_keys[] = {
 static const char * const gateway_keys[] = {
 	"max-payload-bytes", "max-inflight", "linger-ms", "rpc-timeout-ms",
 	"attribute-request-timeout-ms", "stats-interval-s",
-	"attribute-request-format", NULL
+	"attribute-request-format", "give-up-after-closes", NULL
 };
 static const char * const storage_keys[] = { "path", "max-messages", "ttl-s", NULL };
 
@@ -38,6 +38,7 @@ set_defaults (TbgConfig *cfg)
 	cfg->gateway.rpc_timeout_ms = 10000;
 	cfg->gateway.attribute_request_timeout_ms = 10000;
 	cfg->gateway.stats_interval_s = 60;
+	cfg->gateway.give_up_after_closes = 3;
 	cfg->gateway.attribute_request_format = TBG_ATTR_REQUEST_SPLIT;
 	cfg->storage.path = g_strdup (TBG_DEFAULT_STATE_DIR);
 	cfg->storage.max_messages = 1000000;
@@ -262,22 +263,30 @@ tbg_config_device_groups (const TbgConfig *cfg, const char *prefix)
 	return (char **) g_ptr_array_free (names, FALSE);
 }
 
+/* The token and the client key are the gateway's credentials. */
+static void
+warn_if_others_may_read (const char *path, const char *what)
+{
+	struct stat st;
+
+	/* A credential. Its group may read it when that is the daemon's own
+	 * (the package's root:_tbgw 0640). */
+	if (stat (path, &st) == 0 &&
+	    ((st.st_mode & S_IRWXO) != 0 || ((st.st_mode & S_IRWXG) != 0 && st.st_gid != getegid ())))
+		g_warning (_("%s: %s is readable by others (mode %04o); chmod 600 it"),
+		           path, what, st.st_mode & 07777);
+}
+
 static gboolean
 read_token_file (TbgConfig *cfg, const char *path, GError **error)
 {
 	g_autofree char *text = NULL;
 	g_autoptr (GError) local = NULL;
-	struct stat st;
 
 	if (!g_file_get_contents (path, &text, NULL, &local))
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
 		             "%s", local->message);
-	/* The token is the gateway's only credential. Its group may read it
-	 * when that is the daemon's own (the package's root:_tbgw 0640). */
-	if (stat (path, &st) == 0 &&
-	    ((st.st_mode & S_IRWXO) != 0 || ((st.st_mode & S_IRWXG) != 0 && st.st_gid != getegid ())))
-		g_warning (_("%s: access token file is readable by others (mode %04o); chmod 600 it"),
-		           path, st.st_mode & 07777);
+	warn_if_others_may_read (path, _("the access token file"));
 	g_strstrip (text);
 	if (text[0] == '\0')
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
@@ -322,6 +331,8 @@ load_server (TbgConfig *cfg, GError **error)
 	cfg->server.ca_file = tbg_config_get_string (cfg, g, "ca-file", NULL);
 	cfg->server.cert_file = tbg_config_get_string (cfg, g, "cert-file", NULL);
 	cfg->server.key_file = tbg_config_get_string (cfg, g, "key-file", NULL);
+	if (cfg->server.key_file != NULL)
+		warn_if_others_may_read (cfg->server.key_file, "key-file");
 	if ((cfg->server.cert_file == NULL) != (cfg->server.key_file == NULL))
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g,
 		             cfg->server.cert_file ? "cert-file" : "key-file",
@@ -359,6 +370,11 @@ load_gateway (TbgConfig *cfg, GError **error)
 	cfg->gateway.rpc_timeout_ms = rpc;
 	cfg->gateway.attribute_request_timeout_ms = attr;
 	cfg->gateway.stats_interval_s = stats;
+
+	if (!tbg_config_get_uint (cfg, g, "give-up-after-closes", 0, 1000,
+	                          cfg->gateway.give_up_after_closes, &stats, error))
+		return FALSE;
+	cfg->gateway.give_up_after_closes = stats;
 
 	format = tbg_config_get_string (cfg, g, "attribute-request-format", "split");
 	if (g_str_equal (format, "split"))

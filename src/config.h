@@ -48,6 +48,7 @@ typedef struct {
 	guint    attribute_request_timeout_ms;
 	guint    stats_interval_s;
 	TbgAttrRequestFormat attribute_request_format;
+	guint    give_up_after_closes;  /* 0: never give up on a record */
 } TbgGatewayConfig;
 
 typedef struct {

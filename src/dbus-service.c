@@ -7,6 +7,9 @@
 #include "tbg-dbus.h"
 #include "i18n.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #define MANAGER_PATH  TBG_DBUS_MANAGER_PATH
@@ -161,6 +164,29 @@ call_device (DeviceObject *o, GDBusMethodInvocation *inv)
 	return o->dev;
 }
 
+#ifdef __GLIBC__
+static guint trim_id;
+
+static gboolean
+trim_cb (gpointer data)
+{
+	trim_id = 0;
+	malloc_trim (0);
+	return G_SOURCE_REMOVE;
+}
+#endif
+
+/* After a big call the allocator keeps the pages it freed: hand them back
+ * once GDBus has let go of the message too, a moment after the reply. */
+static void
+give_memory_back (GVariant *values)
+{
+#ifdef __GLIBC__
+	if (g_variant_get_size (values) > 1024 * 1024 && trim_id == 0)
+		trim_id = g_timeout_add (200, trim_cb, NULL);
+#endif
+}
+
 static gboolean
 push_values (DeviceObject *o, GDBusMethodInvocation *inv, GVariant *values, gint64 ts, gboolean attributes)
 {
@@ -171,6 +197,15 @@ push_values (DeviceObject *o, GDBusMethodInvocation *inv, GVariant *values, gint
 
 	if (dev == NULL)
 		return TRUE;
+	/* Each entry takes at least "":0, (5 bytes) in the payload: more than
+	 * fit is refused before any of the work (and memory) a call this big
+	 * would cost. */
+	if (g_variant_n_children (values) > tbg_gateway_get_config (o->src->gw)->gateway.max_payload_bytes / 5) {
+		return_tbg_error (inv, TBG_ERROR_INVALID_ARGS, _("%zu values are more than one message can carry"),
+		                  g_variant_n_children (values));
+		give_memory_back (values);
+		return TRUE;
+	}
 	j = tbg_vardict_to_json (values, &error);
 	if (j == NULL) {
 		return_error (inv, error);
@@ -179,6 +214,7 @@ push_values (DeviceObject *o, GDBusMethodInvocation *inv, GVariant *values, gint
 	ok = attributes ? tbg_device_push_attributes (dev, j, &error)
 	                : tbg_device_push_telemetry (dev, ts, j, &error);
 	json_decref (j);
+	give_memory_back (values);
 	if (!ok) {
 		return_error (inv, error);
 		return TRUE;

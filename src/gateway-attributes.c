@@ -3,6 +3,7 @@
 #include "gateway-private.h"
 #include "i18n.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum { SCOPE_CLIENT = 1, SCOPE_SHARED = 2, SCOPE_BOTH = 3 } Scope;
@@ -85,8 +86,11 @@ send_attr_request (TbgGateway *gw, AttrRequest *req, Scope scope, GError **error
 		                                       scope == SCOPE_CLIENT ? TBG_ATTR_SCOPE_CLIENT
 		                                                             : TBG_ATTR_SCOPE_SHARED,
 		                                       scope == SCOPE_CLIENT ? client : shared, error);
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (gw, TBG_RECORD_ATTRIBUTE_REQUEST, name, payload, strlen (payload), error))
+	if (payload != NULL && gw->resyncing)
+		/* For this session only, ahead of any backlog. */
+		tbg_uplink_send_reply (gw->uplink, TBG_TOPIC_ATTRIBUTES_REQUEST, payload, strlen (payload));
+	else if (payload == NULL ||
+	         !_tbg_gateway_enqueue (gw, TBG_RECORD_ATTRIBUTE_REQUEST, name, payload, strlen (payload), error))
 		return FALSE;
 	part = g_new0 (AttrRequestPart, 1);
 	part->req = req;
@@ -147,7 +151,72 @@ _tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
 	}
 	req->timeout_id = g_timeout_add (gw->cfg->gateway.attribute_request_timeout_ms,
 	                                 attr_request_timeout_cb, req);
+	if (has_shared)
+		_tbg_gateway_note_shared_keys (dev, NULL, shared_keys);
 	return TRUE;
+}
+
+#define SHARED_KEYS "tbg-shared-keys"
+
+void
+_tbg_gateway_note_shared_keys (TbgDevice *dev, json_t *data, const char * const *keys)
+{
+	GHashTable *set = g_object_get_data (G_OBJECT (dev), SHARED_KEYS);
+	const char *key;
+	json_t *v;
+
+	if (set == NULL) {
+		set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+		g_object_set_data_full (G_OBJECT (dev), SHARED_KEYS, set, (GDestroyNotify) g_hash_table_unref);
+	}
+	if (json_is_object (data)) {
+		json_object_foreach (data, key, v)
+			g_hash_table_add (set, g_strdup (key));
+	}
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+		g_hash_table_add (set, g_strdup (keys[i]));
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+	return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static void
+resync_done (TbgDevice *dev, json_t *client, json_t *shared, const GError *error, gpointer data)
+{
+	if (error != NULL) {
+		g_message (_("Shared attributes of “%s” not refreshed after the reconnect: %s"),
+		           tbg_device_get_name (dev), error->message);
+		return;
+	}
+	if (json_object_size (shared) > 0)
+		_tbg_device_shared_attributes (dev, shared, NULL);
+}
+
+/* ThingsBoard does not replay the shared attribute updates made while the
+ * gateway was offline: on every new session, ask for the keys each
+ * connected device uses and hand the answer on as an update. */
+void
+_tbg_gateway_resync_shared (TbgGateway *gw)
+{
+	gw->resyncing = TRUE;
+	for (guint i = 0; i < gw->devices->len; i++) {
+		TbgDevice *dev = g_ptr_array_index (gw->devices, i);
+		GHashTable *set = g_object_get_data (G_OBJECT (dev), SHARED_KEYS);
+		g_autofree const char **keys = NULL;
+		g_autoptr (GError) error = NULL;
+
+		if (set == NULL || g_hash_table_size (set) == 0 || !tbg_device_get_connected (dev))
+			continue;
+		keys = (const char **) g_hash_table_get_keys_as_array (set, NULL);
+		qsort (keys, g_hash_table_size (set), sizeof *keys, cmp_str);
+		if (!_tbg_gateway_request_attributes (gw, dev, NULL, keys, resync_done, NULL, &error))
+			g_message (_("Shared attributes of “%s” not refreshed after the reconnect: %s"),
+			           tbg_device_get_name (dev), error->message);
+	}
+	gw->resyncing = FALSE;
 }
 
 static gboolean
@@ -181,6 +250,14 @@ _tbg_gateway_handle_attr_response (TbgGateway *gw, TbgDownlink *d)
 		return;
 	}
 	req = part->req;
+	/* The id alone could complete another device's request with the
+	 * wrong values; the server sends both. */
+	if (d->device == NULL || !g_str_equal (d->device, tbg_device_get_name (req->dev))) {
+		_tbg_gateway_warn_downlink (gw, _("Attribute response %" G_GINT64_FORMAT " names “%s”, but the "
+		                                  "request was for “%s”; ignored"), d->id,
+		                            d->device ? d->device : "", tbg_device_get_name (req->dev));
+		return;
+	}
 	if (d->client != NULL)
 		json_object_update (req->client, d->client);
 	if (d->shared != NULL)

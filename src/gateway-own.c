@@ -12,11 +12,12 @@ stats_json (TbgGateway *gw)
 	TbgGatewayStats s;
 
 	tbg_gateway_get_stats (gw, &s);
-	return json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	                  "uptimeS", (json_int_t) ((g_get_monotonic_time () - s.started_us) / G_USEC_PER_SEC),
 	                  "messagesSent", (json_int_t) s.records_sent,
 	                  "messagesQueued", (json_int_t) s.records_queued,
 	                  "messagesDropped", (json_int_t) s.records_dropped,
+	                  "messagesRejected", (json_int_t) s.records_rejected,
 	                  "publishesSent", (json_int_t) s.publishes_sent,
 	                  "downlinkInvalid", (json_int_t) s.downlink_invalid,
 	                  "devicesConnected", (json_int_t) s.devices_connected,
@@ -46,6 +47,11 @@ _tbg_gateway_handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	const char *method = d->method;
 	json_t *reply;
 
+	/* ThingsBoard's gateway pages name gateway-level methods gateway_<name>. */
+	if (g_str_has_prefix (method, "gateway_") && !g_str_equal (method, "gateway_device_renamed") &&
+	    !g_str_equal (method, "gateway_device_deleted"))
+		method += strlen ("gateway_");
+
 	if (g_str_equal (method, "gateway_device_renamed") && json_is_object (d->params)) {
 		const char *old_name;
 		json_t *v;
@@ -64,6 +70,8 @@ _tbg_gateway_handle_own_rpc (TbgGateway *gw, TbgDownlink *d)
 	}
 	if (g_str_equal (method, "ping"))
 		reply = json_pack ("{s:b,s:s}", "pong", 1, "version", PACKAGE_VERSION);
+	else if (g_str_equal (method, "version"))
+		reply = json_pack ("{s:s}", "version", PACKAGE_VERSION);
 	else if (g_str_equal (method, "stats"))
 		reply = stats_json (gw);
 	else if (g_str_equal (method, "devices")) {

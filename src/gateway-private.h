@@ -29,6 +29,9 @@ struct _TbgGateway {
 	guint                    stats_id;
 	TbgGatewayStats          stats;
 	TbgRateLimit             warn_limit;
+	TbgRateLimit             timeout_limit;   /* "got no reply in time" lines */
+	guint64                  refused;         /* records too big to ever send */
+	gboolean                 resyncing;       /* attribute requests take the express lane */
 	/* what the log says of the queue */
 	gboolean                 was_up;          /* the link has been up before */
 	guint64                  backlog;         /* waiting when the link came back; 0: none */
@@ -55,6 +58,10 @@ void _tbg_gateway_handle_rpc (TbgGateway *gw, TbgDownlink *d);
 void _tbg_gateway_attributes_init (TbgGateway *gw);
 void _tbg_gateway_attributes_dispose (TbgGateway *gw);
 void _tbg_gateway_handle_attr_response (TbgGateway *gw, TbgDownlink *d);
+/* Remembers the shared keys a device was sent (@data) or asked for (@keys). */
+void _tbg_gateway_note_shared_keys (TbgDevice *dev, json_t *data, const char * const *keys);
+/* Asks again for the shared keys of every connected device: a new session. */
+void _tbg_gateway_resync_shared (TbgGateway *gw);
 
 /* gateway-own.c */
 void _tbg_gateway_handle_own_rpc (TbgGateway *gw, TbgDownlink *d);

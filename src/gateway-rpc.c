@@ -51,11 +51,16 @@ static gboolean
 rpc_timeout_cb (gpointer data)
 {
 	PendingRpc *p = data;
+	guint64 suppressed = 0;
 
 	p->timeout_id = 0;
 	p->gw->stats.rpcs_timed_out++;
-	g_message (_("RPC %" G_GINT64_FORMAT " “%s” of “%s” got no reply in time"),
-	           tbg_rpc_get_id (p->rpc), tbg_rpc_get_method (p->rpc), tbg_rpc_get_device (p->rpc));
+	/* a flood of RPCs to a silent device is a flood of these */
+	if (tbg_rate_limit_allow (&p->gw->timeout_limit, g_get_monotonic_time (), &suppressed))
+		g_message (_("RPC %" G_GINT64_FORMAT " “%s” of “%s” got no reply in time"),
+		           tbg_rpc_get_id (p->rpc), tbg_rpc_get_method (p->rpc), tbg_rpc_get_device (p->rpc));
+	if (suppressed > 0)
+		g_message (_("%" G_GUINT64_FORMAT " more RPCs got no reply in time"), suppressed);
 	tbg_rpc_reply_error (p->rpc, "timeout");
 	return G_SOURCE_REMOVE;
 }

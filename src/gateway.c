@@ -10,6 +10,7 @@
 #include "uplink.h"
 #include "i18n.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 G_DEFINE_QUARK (tbg-error-quark, tbg_error)
@@ -120,6 +121,7 @@ tbg_gateway_init (TbgGateway *gw)
 	_tbg_gateway_attributes_init (gw);
 	gw->stats.started_us = g_get_monotonic_time ();
 	tbg_rate_limit_init (&gw->warn_limit, WARN_BURST, WARN_WINDOW_US);
+	tbg_rate_limit_init (&gw->timeout_limit, WARN_BURST, WARN_WINDOW_US);
 }
 
 /* ---- uplink ------------------------------------------------------------ */
@@ -155,11 +157,49 @@ check_drops (TbgGateway *gw, gboolean appending)
 	gw->drops_seen = gw->outbox->dropped;
 }
 
+/* Whether a record can ever be published within max-payload-bytes: the
+ * packer's own verdict, asked only when the worst case (every byte of the
+ * name escaped) would not fit anyway. */
+static gboolean
+record_fits (TbgGateway *gw, TbgRecordKind kind, const char *device, gsize len)
+{
+	gsize max = gw->cfg->gateway.max_payload_bytes;
+	TbgPackKind pack;
+	TbgPacker *packer;
+	gboolean fits;
+
+	if (kind == TBG_RECORD_TELEMETRY)
+		pack = TBG_PACK_TELEMETRY;
+	else if (kind == TBG_RECORD_ATTRIBUTES)
+		pack = TBG_PACK_ATTRIBUTES;
+	else if (kind == TBG_RECORD_CLAIM)
+		pack = TBG_PACK_CLAIM;
+	else
+		return len <= max;
+	if (device == NULL || len + 6 * strlen (device) + 9 <= max)
+		return TRUE;
+	packer = tbg_packer_new (pack, max);
+	fits = tbg_packer_add (packer, device, "", len) != TBG_PACK_TOO_BIG;
+	tbg_packer_free (packer);
+	return fits;
+}
+
 gboolean
 _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
                       char *payload, gsize len, GError **error)
 {
-	TbgRecord *rec = tbg_record_new (kind, device, payload, len);
+	TbgRecord *rec;
+
+	/* Refused at the call, not accepted and dropped later. */
+	if (!record_fits (gw, kind, device, len)) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
+		             _("%s of %zu bytes is more than [gateway] max-payload-bytes=%zu can carry"),
+		             tbg_record_kind_to_string (kind), len, gw->cfg->gateway.max_payload_bytes);
+		g_free (payload);
+		gw->refused++;
+		return FALSE;
+	}
+	rec = tbg_record_new (kind, device, payload, len);
 
 	check_drops (gw, FALSE);
 	if (!tbg_outbox_append (gw->outbox, rec, error))
@@ -192,7 +232,7 @@ static guint64
 records_done (TbgGateway *gw)
 {
 	return tbg_uplink_records_sent (gw->uplink) + tbg_uplink_records_dropped (gw->uplink) +
-	       gw->outbox->dropped;
+	       tbg_uplink_records_rejected (gw->uplink) + gw->outbox->dropped;
 }
 
 /* After an outage: how much waited, and when it has all gone out. (After a
@@ -250,6 +290,7 @@ link_up (gpointer user_data)
 	g_ptr_array_add (types, NULL);
 	tbg_uplink_session_up (gw->uplink, (const char * const *) names->pdata,
 	                       (const char * const *) types->pdata);
+	_tbg_gateway_resync_shared (gw);
 	g_object_notify_by_pspec (G_OBJECT (gw), props[PROP_LINK_UP]);
 }
 
@@ -313,8 +354,10 @@ link_message (const char *topic, const void *payload, gsize len, gpointer user_d
 		dev = g_hash_table_lookup (gw->by_name, d.device);
 		if (dev == NULL)
 			_tbg_gateway_warn_downlink (gw, _("Shared attributes for unknown device “%s” dropped"), d.device);
-		else
+		else {
+			_tbg_gateway_note_shared_keys (dev, d.data, NULL);
 			_tbg_device_shared_attributes (dev, d.data, (const char * const *) d.deleted);
+		}
 		break;
 	case TBG_DOWNLINK_ATTRIBUTE_RESPONSE:
 		_tbg_gateway_handle_attr_response (gw, &d);
@@ -435,6 +478,7 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->uplink = tbg_uplink_new (gw->link, gw->outbox, cfg->gateway.max_payload_bytes,
 	                             cfg->gateway.max_inflight, device_profile, gw);
 	tbg_uplink_set_linger (gw->uplink, cfg->gateway.linger_ms);
+	tbg_uplink_set_give_up_after (gw->uplink, cfg->gateway.give_up_after_closes);
 	return g_steal_pointer (&gw);
 }
 
@@ -558,6 +602,7 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 		                       gw->cfg->gateway.max_inflight);
 	}
 	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
+	tbg_uplink_set_give_up_after (gw->uplink, gw->cfg->gateway.give_up_after_closes);
 	if (gw->cfg->gateway.stats_interval_s != old_cfg->gateway.stats_interval_s)
 		_tbg_gateway_restart_stats (gw);
 	if (!tbg_config_group_equal (old_cfg, gw->cfg, "storage")) {
@@ -640,6 +685,12 @@ tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instan
 	}
 	if (!g_utf8_validate (name, -1, NULL) || (profile && !g_utf8_validate (profile, -1, NULL))) {
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("device name is not valid UTF-8"));
+		return NULL;
+	}
+	/* ThingsBoard's limit; a longer name could never be connected. */
+	if (g_utf8_strlen (name, -1) > TBG_MAX_NAME_CHARS) {
+		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
+		             _("device name is longer than %u characters"), TBG_MAX_NAME_CHARS);
 		return NULL;
 	}
 	if (g_hash_table_contains (gw->by_name, name)) {
@@ -729,7 +780,8 @@ tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats)
 	stats->records_sent = tbg_uplink_records_sent (gw->uplink);
 	stats->publishes_sent = tbg_uplink_publishes_sent (gw->uplink);
 	stats->records_queued = tbg_outbox_length (gw->outbox);
-	stats->records_dropped = gw->outbox->dropped + tbg_uplink_records_dropped (gw->uplink);
+	stats->records_dropped = gw->outbox->dropped + tbg_uplink_records_dropped (gw->uplink) + gw->refused;
+	stats->records_rejected = tbg_uplink_records_rejected (gw->uplink);
 	stats->devices = gw->devices->len;
 	stats->devices_connected = 0;
 	for (guint i = 0; i < gw->devices->len; i++)

@@ -23,6 +23,9 @@ typedef enum {
 } TbgError;
 GQuark tbg_error_quark (void);
 
+/* ThingsBoard keeps at most this many characters of a device name. */
+#define TBG_MAX_NAME_CHARS 255
+
 #define TBG_TYPE_GATEWAY (tbg_gateway_get_type ())
 G_DECLARE_FINAL_TYPE (TbgGateway, tbg_gateway, TBG, GATEWAY, GObject)
 
@@ -31,6 +34,7 @@ typedef struct {
 	guint64 publishes_sent;
 	guint64 records_queued;    /* waiting for a PUBACK */
 	guint64 records_dropped;   /* outbox full or too big */
+	guint64 records_rejected;  /* given up on: the server kept closing on them */
 	guint64 downlink_received;
 	guint64 downlink_invalid;
 	guint64 rpcs_received;

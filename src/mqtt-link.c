@@ -14,6 +14,13 @@
 #define BACKOFF_MIN_MS      1000
 #define BACKOFF_MAX_MS      60000
 #define CONNECT_TIMEOUT_MS  20000
+/* A connection only counts as good (the backoff starts over) once it has
+ * stayed up this long: a server that closes right after CONNACK must not
+ * be hammered at the shortest interval forever. */
+#define STABLE_MS           30000
+/* Sessions closed by the server this soon in a row before the log says a
+ * second client may be using the same client id. */
+#define SHORT_LIVED_HINT    3
 
 typedef enum {
 	LINK_STOPPED,
@@ -49,12 +56,23 @@ struct _TbgMqttLink {
 	guint                 timeout_id;
 	guint                 teardown_id;
 	guint                 attempt;
-	GHashTable           *pending_subs;  /* mid → NULL */
+	GHashTable           *pending_subs;  /* mid → index in subscriptions + 1 */
 	TbgEchoFilter         echoes;
+
+	guint                 stable_id;      /* STABLE_MS after CONNACK */
+	gint64                connacked_us;   /* 0: no CONNACK on this instance */
+	gboolean              peer_closed;    /* the pending teardown: the server closed */
+	guint                 short_lived;    /* sessions in a row closed before STABLE_MS */
+	gboolean              hinted;         /* the same-client-id hint was logged */
+	guint                 server_closes;  /* sessions in a row the server closed */
+	gboolean              closed_by_server;  /* and the last one was one of them */
+	guint64               refused_logged; /* bit i: subscriptions[i] refused, said once */
+	char                 *last_error;     /* libmosquitto's last error line (TLS reasons) */
 };
 
 static void schedule_retry (TbgMqttLink *link);
 static void teardown_later (TbgMqttLink *link, const char *reason);
+static void teardown_rc (TbgMqttLink *link, int rc);
 
 static gboolean
 socket_prepare (GSource *source, gint *timeout)
@@ -91,7 +109,7 @@ socket_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 	    (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
 		rc = mosquitto_loop_read (link->mosq, 1);
 	if (rc != MOSQ_ERR_SUCCESS && link->state != LINK_WAITING && link->state != LINK_STOPPED)
-		teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+		teardown_rc (link, rc);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -120,6 +138,9 @@ drop_instance (TbgMqttLink *link)
 	remove_source (&link->misc_id);
 	remove_source (&link->timeout_id);
 	remove_source (&link->teardown_id);
+	remove_source (&link->stable_id);
+	link->connacked_us = 0;
+	g_clear_pointer (&link->last_error, g_free);
 	g_hash_table_remove_all (link->pending_subs);
 	if (link->resolving != NULL) {
 		g_cancellable_cancel (link->resolving);
@@ -147,17 +168,51 @@ typedef struct {
 	char        *reason;
 } Teardown;
 
+/* What the end of a session says about the server: ThingsBoard closes the
+ * connection on a payload it refuses, and a second client with the same
+ * client id (or token) knocks this one off right after CONNACK. Neither a
+ * failed connect nor a keepalive timeout says anything of the kind. */
+static void
+count_session_end (TbgMqttLink *link)
+{
+	gboolean short_lived = link->connacked_us != 0 &&
+	                       g_get_monotonic_time () - link->connacked_us < STABLE_MS * 1000;
+
+	link->closed_by_server = link->state == LINK_UP && link->peer_closed;
+	if (link->closed_by_server)
+		link->server_closes++;
+	else
+		link->server_closes = 0;
+	if (!short_lived || !link->peer_closed) {
+		link->short_lived = 0;
+		return;
+	}
+	if (++link->short_lived >= SHORT_LIVED_HINT && !link->hinted) {
+		link->hinted = TRUE;
+		g_warning (_("%s closed the connection %u times in a row soon after accepting it; another "
+		             "client may be using the same client id%s%s%s"),
+		           link->description, link->short_lived,
+		           link->server.client_id ? " (“" : "",
+		           link->server.client_id ? link->server.client_id : " or access token",
+		           link->server.client_id ? "”)" : "");
+	}
+}
+
 static gboolean
 teardown_cb (gpointer data)
 {
 	Teardown *t = data;
 	TbgMqttLink *link = t->link;
+	g_autofree char *reason = link->last_error != NULL
+		? g_strdup_printf ("%s (%s)", t->reason, link->last_error) : g_strdup (t->reason);
 
 	link->teardown_id = 0;
 	if (link->state == LINK_UP)
-		g_warning (_("Connection to %s lost: %s"), link->description, t->reason);
+		g_warning (_("Connection to %s lost: %s"), link->description, reason);
 	else
-		g_warning (_("Could not connect to %s: %s"), link->description, t->reason);
+		g_warning (_("Could not connect to %s: %s"), link->description, reason);
+	count_session_end (link);
+	link->peer_closed = FALSE;
 	drop_instance (link);
 	set_lost (link, LINK_WAITING);
 	schedule_retry (link);
@@ -188,11 +243,35 @@ teardown_later (TbgMqttLink *link, const char *reason)
 	link->teardown_id = g_idle_add_full (G_PRIORITY_HIGH, teardown_cb, t, teardown_free);
 }
 
+/* A libmosquitto failure; notes whether it means the server closed. */
+static void
+teardown_rc (TbgMqttLink *link, int rc)
+{
+	int err = errno;
+
+	if (link->teardown_id != 0)
+		return;
+	link->peer_closed = rc == MOSQ_ERR_CONN_LOST ||
+	                    (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+	teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (err) : mosquitto_strerror (rc));
+}
+
+static gboolean
+stable_cb (gpointer data)
+{
+	TbgMqttLink *link = data;
+
+	link->stable_id = 0;
+	link->attempt = 0;
+	link->short_lived = 0;
+	return G_SOURCE_REMOVE;
+}
+
 static void
 became_up (TbgMqttLink *link)
 {
 	link->state = LINK_UP;
-	link->attempt = 0;
+	link->closed_by_server = FALSE;
 	remove_source (&link->timeout_id);
 	g_message (_("Connected to %s"), link->description);
 	if (link->cb.up != NULL)
@@ -212,6 +291,9 @@ on_connect (struct mosquitto *mosq, void *obj, int rc)
 		return;
 	}
 	link->state = LINK_SUBSCRIBING;
+	link->connacked_us = g_get_monotonic_time ();
+	remove_source (&link->stable_id);
+	link->stable_id = g_timeout_add (STABLE_MS, stable_cb, link);
 	/* ThingsBoard keeps no session: subscribe on every connect, and
 	 * publish nothing before the subscriptions are acknowledged. */
 	for (guint i = 0; link->subscriptions[i] != NULL; i++) {
@@ -222,7 +304,7 @@ on_connect (struct mosquitto *mosq, void *obj, int rc)
 			teardown_later (link, mosquitto_strerror (rc));
 			return;
 		}
-		g_hash_table_add (link->pending_subs, GINT_TO_POINTER (mid));
+		g_hash_table_insert (link->pending_subs, GINT_TO_POINTER (mid), GUINT_TO_POINTER (i + 1));
 	}
 	if (g_hash_table_size (link->pending_subs) == 0)
 		became_up (link);
@@ -232,11 +314,16 @@ static void
 on_subscribe (struct mosquitto *mosq, void *obj, int mid, int qos_count, const int *granted)
 {
 	TbgMqttLink *link = obj;
+	guint index = GPOINTER_TO_UINT (g_hash_table_lookup (link->pending_subs, GINT_TO_POINTER (mid)));
 
+	/* ThingsBoard refuses a filter it does not serve and keeps the
+	 * connection: so do we, with the other filters. */
 	for (int i = 0; i < qos_count; i++) {
-		if (granted[i] == 0x80) {
-			teardown_later (link, _("server refused a subscription"));
-			return;
+		if (granted[i] == 0x80 && index > 0 && index <= 64 &&
+		    !(link->refused_logged & (G_GUINT64_CONSTANT (1) << (index - 1)))) {
+			link->refused_logged |= G_GUINT64_CONSTANT (1) << (index - 1);
+			g_warning (_("%s refused the subscription to %s; what comes on it will not be received"),
+			           link->description, link->subscriptions[index - 1]);
 		}
 	}
 	if (g_hash_table_remove (link->pending_subs, GINT_TO_POINTER (mid)) &&
@@ -251,7 +338,7 @@ on_disconnect (struct mosquitto *mosq, void *obj, int rc)
 
 	if (link->state == LINK_STOPPED)
 		return;
-	teardown_later (link, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+	teardown_rc (link, rc);
 }
 
 static void
@@ -280,8 +367,14 @@ on_message (struct mosquitto *mosq, void *obj, const struct mosquitto_message *m
 static void
 on_log (struct mosquitto *mosq, void *obj, int level, const char *str)
 {
+	TbgMqttLink *link = obj;
+
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
 		g_debug ("libmosquitto: %s", str);
+	/* The TLS reason (such as a failed host name check) only comes this
+	 * way: the teardown warning carries the first one. */
+	if ((level & MOSQ_LOG_ERR) && link->last_error == NULL)
+		link->last_error = g_strdup (str);
 }
 
 static gboolean
@@ -526,7 +619,8 @@ retry_cb (gpointer data)
 static void
 schedule_retry (TbgMqttLink *link)
 {
-	guint64 cap = BACKOFF_MIN_MS;
+	/* The first retry comes no sooner than BACKOFF_MIN_MS. */
+	guint64 cap = 2 * BACKOFF_MIN_MS;
 	guint delay;
 
 	for (guint i = 0; i < link->attempt && cap < BACKOFF_MAX_MS; i++)
@@ -671,6 +765,12 @@ tbg_mqtt_link_stop (TbgMqttLink *link)
 	}
 	drop_instance (link);
 	set_lost (link, LINK_STOPPED);
+}
+
+guint
+tbg_mqtt_link_server_closes (TbgMqttLink *link)
+{
+	return link->closed_by_server ? link->server_closes : 0;
 }
 
 const char *

@@ -38,5 +38,9 @@ gboolean     tbg_mqtt_link_publish (TbgMqttLink *link, const char *topic,
 void         tbg_mqtt_link_reconnect (TbgMqttLink *link);
 /* Clean DISCONNECT; no reconnect afterwards. */
 void         tbg_mqtt_link_stop (TbgMqttLink *link);
+/* Sessions in a row, up to the last one, that the server closed itself
+ * (no failed connect, keepalive timeout or local reconnect in between);
+ * 0 if the last one ended otherwise. Valid in the down callback. */
+guint        tbg_mqtt_link_server_closes (TbgMqttLink *link);
 const char  *tbg_mqtt_link_describe (TbgMqttLink *link);
 void         tbg_mqtt_link_free (TbgMqttLink *link);

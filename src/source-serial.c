@@ -10,6 +10,7 @@
 #include "serial-port.h"
 #include "i18n.h"
 
+#include <gio/gio.h>
 #include <gudev/gudev.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,12 @@ handle_reply (SerialDevice *sd, TbgLineMessage *msg)
 
 	if (rpc == NULL) {
 		warn_line (sd, _("reply to RPC %" G_GINT64_FORMAT " that is not pending"), msg->rpc_id);
+		return;
+	}
+	if (tbg_rpc_is_done (rpc)) {
+		g_debug ("%s: late reply to RPC %" G_GINT64_FORMAT " (already answered); dropped",
+		         tbg_device_get_name (sd->dev), msg->rpc_id);
+		g_hash_table_remove (sd->rpcs, &msg->rpc_id);
 		return;
 	}
 	if (msg->error != NULL) {
@@ -554,7 +561,11 @@ serial_rpc (gpointer instance, TbgDevice *dev, TbgRpc *rpc)
 		return;
 	}
 	if (!tbg_serial_port_write (sd->port, line, len, &error)) {
-		tbg_rpc_reply_error (rpc, "%s", error->message);
+		/* The local reason names the tty: for the log, not for the server. */
+		g_message (_("%s: RPC %" G_GINT64_FORMAT " not written: %s"), tbg_device_get_name (dev), id,
+		           error->message);
+		tbg_rpc_reply_error (rpc, "%s", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)
+		                                ? "device busy" : "device not connected");
 		return;
 	}
 	/* Pipelined: several RPCs may be on the line at once, matched by id.

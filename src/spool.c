@@ -54,6 +54,8 @@ typedef struct {
 
 static void finalize_statements (Spool *sp);
 static void window_push (Spool *sp, TbgRecord *rec, gint64 created_ms);
+static gboolean load_rest (Spool *sp);
+static void recount (Spool *sp);
 
 /* ---- transactions ----------------------------------------------------------- */
 
@@ -74,15 +76,18 @@ clear_staged (Spool *sp)
 static void
 degrade (Spool *sp, const char *what)
 {
+	gboolean all_read;
+
 	if (sp->db == NULL)
 		return;
-	g_warning (_("Spool %s: %s: %s; queued data is kept in memory only from now on "
-	             "(what is on disk is sent after a restart)"),
+	g_warning (_("Spool %s: %s: %s; queued data is kept in memory only from now on"),
 	           sp->path, what, sqlite3_errmsg (sp->db));
 	if (sp->commit_id != 0) {
 		g_source_remove (sp->commit_id);
 		sp->commit_id = 0;
 	}
+	/* A full or read-only disk can still be read. */
+	all_read = load_rest (sp);
 	finalize_statements (sp);
 	sqlite3_close (sp->db);
 	sp->db = NULL;
@@ -106,6 +111,8 @@ degrade (Spool *sp, const char *what)
 		}
 	}
 	clear_staged (sp);
+	if (all_read)
+		recount (sp);
 }
 
 static gboolean
@@ -314,6 +321,21 @@ typedef struct {
 	guint  loaded;
 } Refill;
 
+/* Everything not acknowledged is in the window now: a damaged row
+ * (skipped while walking) must not leave the count high for good, or the
+ * queue reports itself full and drops new samples. */
+static void
+recount (Spool *sp)
+{
+	guint64 there = tbg_record_window_unacked (&sp->window);
+
+	if (there == sp->count)
+		return;
+	g_warning (_("Spool %s: %" G_GUINT64_FORMAT " messages were expected, %" G_GUINT64_FORMAT
+	             " are there; counting those"), sp->path, sp->count, there);
+	sp->count = there;
+}
+
 static gboolean
 refill_visit (TbgRecord *rec, gint64 created, gpointer data)
 {
@@ -337,6 +359,29 @@ refill (Spool *sp)
 	if (!walk_disk (sp, sp->last_loaded, refill_visit, &r))
 		return;
 	sp->db_has_more = r.loaded == r.wanted;
+	if (!sp->db_has_more)
+		recount (sp);
+}
+
+/* Degrading: what is only on disk comes into memory while the file can
+ * still be read, to be sent now rather than after a restart. */
+static gboolean
+load_rest (Spool *sp)
+{
+	Refill r = { sp, G_MAXUINT, 0 };
+
+	if (!sp->db_has_more)
+		return TRUE;
+	if (walk_rows (sp->path, sp->select_after, sp->select_gone, MAX (sp->last_loaded, sp->acked_upto),
+	               refill_visit, &r) != SQLITE_DONE) {
+		g_warning (_("Spool %s: the messages on disk cannot be read either: %s; they are sent "
+		             "after a restart"), sp->path, sqlite3_errmsg (sp->db));
+		return FALSE;
+	}
+	sp->db_has_more = FALSE;
+	if (r.loaded > 0)
+		g_message (_("Spool %s: %u messages read from it are sent from memory"), sp->path, r.loaded);
+	return TRUE;
 }
 
 static gboolean
@@ -635,6 +680,16 @@ open_db (Spool *sp, GError **error)
 	if (!migrate_rows (sp))
 		goto fail;
 	acked = query_int (sp, "SELECT ifnull((SELECT value FROM meta WHERE key = 'acked'), 0) + ?1", 0, &ok);
+	/* Rows are deleted in the transaction that moves meta.acked past them:
+	 * a row at or below it means meta.acked is wrong, and trusting it
+	 * would skip the backlog. */
+	if (ok && query_int (sp, "SELECT count(*) FROM batch WHERE last <= ?1", acked, &ok) > 0) {
+		gint64 fixed = query_int (sp, "SELECT min(first) - ?1 FROM batch", 1, &ok);
+
+		g_warning (_("Spool %s: the acknowledged position %" G_GINT64_FORMAT " is past messages still "
+		             "in the file; sending them from %" G_GINT64_FORMAT " on"), sp->path, acked, fixed + 1);
+		acked = MAX (fixed, 0);
+	}
 	sp->acked_upto = sp->deleted_upto = (guint64) MAX (acked, 0);
 	sp->next_seq = (guint64) MAX (query_int (sp, "SELECT max(ifnull(max(last), 0), ?1) FROM batch", acked, &ok), 0);
 	/* everything after the acknowledged prefix, less what left out of order */

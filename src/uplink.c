@@ -3,6 +3,8 @@
 #include "gateway-codec.h"
 #include "i18n.h"
 
+#include "ratelimit.h"
+
 #include <gio/gio.h>
 
 #include <string.h>
@@ -21,6 +23,9 @@ typedef struct {
 
 /* Answers beyond this wait in no queue: the oldest is dropped and logged. */
 #define MAX_REPLIES 1024
+/* Answers sent in a row before a waiting record gets its turn: a flood of
+ * RPCs must not stall telemetry. */
+#define REPLY_RUN   8
 
 struct _TbgUplink {
 	TbgMqttLink       *link;
@@ -40,10 +45,20 @@ struct _TbgUplink {
 	guint              pump_id;
 	gboolean           lingering;  /* pump_id is the linger timer */
 	guint              linger_ms;
+	guint              replies_in_row;
+	TbgRateLimit       reply_drop_limit;
 
 	guint64            records_sent;
 	guint64            publishes_sent;
 	guint64            records_dropped;
+
+	/* A record the server may refuse (see tbg_uplink_set_give_up_after). */
+	guint              give_up_after;
+	gboolean           suspect;         /* suspect_seq is set */
+	guint64            suspect_seq;
+	guint              suspect_closes;
+	gboolean           suspect_inflight;   /* published alone, nothing else meanwhile */
+	guint64            records_rejected;
 };
 
 static void
@@ -83,6 +98,7 @@ tbg_uplink_new (TbgMqttLink *link, TbgOutbox *outbox, gsize max_payload,
 	g_queue_init (&up->lane);
 	g_queue_init (&up->replies);
 	g_queue_init (&up->replies_inflight);
+	tbg_rate_limit_init (&up->reply_drop_limit, 1, 60 * G_USEC_PER_SEC);
 	tbg_uplink_set_limits (up, max_payload, max_inflight);
 	return up;
 }
@@ -255,6 +271,52 @@ publish_reply (TbgUplink *up, Reply *r)
 	return TRUE;
 }
 
+static TbgPacker *
+packer_for (TbgUplink *up, TbgRecordKind kind)
+{
+	switch (kind) {
+	case TBG_RECORD_TELEMETRY:
+		return up->packers[0];
+	case TBG_RECORD_ATTRIBUTES:
+		return up->packers[1];
+	case TBG_RECORD_CLAIM:
+		return up->packers[2];
+	default:
+		return NULL;
+	}
+}
+
+/* The suspect goes alone, and nothing follows it until its PUBACK: if the
+ * server closes now, it was this record. */
+static gboolean
+publish_suspect (TbgUplink *up, const TbgRecord *rec)
+{
+	TbgPacker *packer = packer_for (up, rec->kind);
+	gboolean ok;
+
+	if (packer == NULL) {
+		ok = publish_single (up, rec);
+	} else {
+		GArray *seqs = seq_array ();
+		guint64 seq = rec->seq;
+		TbgRecordKind kind = rec->kind;
+		g_autofree char *payload = NULL;
+		gsize len = 0;
+
+		if (tbg_packer_add (packer, rec->device, rec->payload, rec->len) != TBG_PACK_OK) {
+			g_array_unref (seqs);
+			up->suspect = FALSE;   /* packs as usual (and is dropped if too big) */
+			return TRUE;
+		}
+		tbg_outbox_mark_sent (up->outbox, seq);
+		g_array_append_val (seqs, seq);
+		payload = tbg_packer_finish (packer, &len);
+		ok = publish (up, tbg_record_kind_topic (kind), payload, len, seqs);
+	}
+	up->suspect_inflight = ok;
+	return ok;
+}
+
 static gboolean
 pump_one (TbgUplink *up)
 {
@@ -268,9 +330,13 @@ pump_one (TbgUplink *up)
 		lane_entry_free (lane);
 		return ok;
 	}
-	reply = g_queue_pop_head (&up->replies);
-	if (reply != NULL)
+	if (!g_queue_is_empty (&up->replies) &&
+	    (up->replies_in_row < REPLY_RUN || tbg_outbox_peek_unsent (up->outbox) == NULL)) {
+		reply = g_queue_pop_head (&up->replies);
+		up->replies_in_row++;
 		return publish_reply (up, reply);
+	}
+	up->replies_in_row = 0;
 	rec = tbg_outbox_peek_unsent (up->outbox);
 	if (rec == NULL)
 		return FALSE;
@@ -284,6 +350,10 @@ pump_one (TbgUplink *up)
 	    rec->kind != TBG_RECORD_DISCONNECT)
 		return publish_connect (up, rec->device,
 		                        up->type_func ? up->type_func (rec->device, up->user_data) : NULL);
+	/* Once is what a broker restart looks like too: alone only from the
+	 * second close on. */
+	if (up->suspect && up->suspect_closes >= 2 && rec->seq == up->suspect_seq)
+		return publish_suspect (up, rec);
 	switch (rec->kind) {
 	case TBG_RECORD_TELEMETRY:
 		return pack_and_publish (up, rec, up->packers[0]);
@@ -303,7 +373,7 @@ pump_cb (gpointer data)
 
 	up->pump_id = 0;
 	up->lingering = FALSE;
-	while (up->up && g_hash_table_size (up->inflight) < up->max_inflight) {
+	while (up->up && g_hash_table_size (up->inflight) < up->max_inflight && !up->suspect_inflight) {
 		if (!pump_one (up))
 			break;
 	}
@@ -356,6 +426,7 @@ void
 tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * const *types)
 {
 	up->up = TRUE;
+	up->replies_in_row = 0;
 	g_hash_table_remove_all (up->session);
 	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
 	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
@@ -368,10 +439,77 @@ tbg_uplink_session_up (TbgUplink *up, const char * const *names, const char * co
 	schedule_pump (up, FALSE);
 }
 
+/* The oldest record in flight, or FALSE if none. */
+static gboolean
+oldest_inflight (TbgUplink *up, guint64 *oldest)
+{
+	GHashTableIter iter;
+	GArray *seqs;
+	gboolean found = FALSE;
+
+	g_hash_table_iter_init (&iter, up->inflight);
+	while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &seqs)) {
+		for (guint i = 0; i < seqs->len; i++) {
+			guint64 seq = g_array_index (seqs, guint64, i);
+
+			if (!found || seq < *oldest)
+				*oldest = seq;
+			found = TRUE;
+		}
+	}
+	return found;
+}
+
+/* Before the rewind: who was oldest in flight when the server closed. A
+ * close that was not the server's (broker gone, keepalive, a failed
+ * connect in between) clears the suspicion. */
+static void
+suspect_note_close (TbgUplink *up)
+{
+	guint closes = tbg_mqtt_link_server_closes (up->link);
+	guint64 oldest = 0;
+
+	up->suspect_inflight = FALSE;
+	if (closes == 0 || !oldest_inflight (up, &oldest)) {
+		up->suspect = FALSE;
+		return;
+	}
+	if (up->suspect && up->suspect_seq == oldest && closes > 1) {
+		up->suspect_closes++;
+		return;
+	}
+	up->suspect = TRUE;
+	up->suspect_seq = oldest;
+	up->suspect_closes = 1;
+}
+
+/* After the rewind the suspect is the oldest unsent record. */
+static void
+suspect_maybe_give_up (TbgUplink *up)
+{
+	const TbgRecord *rec;
+
+	if (!up->suspect || up->give_up_after == 0 || up->suspect_closes < up->give_up_after)
+		return;
+	rec = tbg_outbox_peek_unsent (up->outbox);
+	if (rec == NULL || rec->seq != up->suspect_seq)
+		return;
+	g_warning (_("Giving up on %s of “%s” (%zu bytes): the server closed the connection %u times "
+	             "in a row while it was the oldest message in flight"),
+	           tbg_record_kind_to_string (rec->kind), rec->device ? rec->device : "gateway",
+	           rec->len, up->suspect_closes);
+	tbg_outbox_mark_sent (up->outbox, rec->seq);
+	tbg_outbox_ack (up->outbox, rec->seq);
+	up->records_rejected++;
+	up->suspect = FALSE;
+}
+
 void
 tbg_uplink_session_down (TbgUplink *up)
 {
 	Reply *r;
+
+	suspect_note_close (up);
 
 	/* answers in flight go out again first, in the order they were sent */
 	while ((r = g_queue_pop_tail (&up->replies_inflight)) != NULL)
@@ -381,6 +519,7 @@ tbg_uplink_session_down (TbgUplink *up)
 	g_hash_table_remove_all (up->session);
 	g_queue_clear_full (&up->lane, (GDestroyNotify) lane_entry_free);
 	tbg_outbox_rewind (up->outbox);
+	suspect_maybe_give_up (up);
 	if (up->pump_id != 0) {
 		g_source_remove (up->pump_id);
 		up->pump_id = 0;
@@ -396,8 +535,13 @@ tbg_uplink_acked (TbgUplink *up, int mid)
 		g_debug ("PUBACK for unknown mid %d", mid);
 		return;
 	}
-	for (guint i = 0; i < seqs->len; i++)
-		tbg_outbox_ack (up->outbox, g_array_index (seqs, guint64, i));
+	for (guint i = 0; i < seqs->len; i++) {
+		guint64 seq = g_array_index (seqs, guint64, i);
+
+		tbg_outbox_ack (up->outbox, seq);
+		if (up->suspect && seq == up->suspect_seq)
+			up->suspect = up->suspect_inflight = FALSE;
+	}
 	up->records_sent += seqs->len;
 	/* answers and session connects carry no record */
 	for (GList *l = seqs->len == 0 ? up->replies_inflight.head : NULL; l != NULL; l = l->next) {
@@ -420,10 +564,25 @@ tbg_uplink_send_reply (TbgUplink *up, const char *topic, char *payload, gsize le
 	Reply *r = g_new0 (Reply, 1);
 
 	if (g_queue_get_length (&up->replies) >= MAX_REPLIES) {
-		Reply *old = g_queue_pop_head (&up->replies);
+		GList *victim = up->replies.head;
+		guint64 suppressed = 0;
+		Reply *old;
 
-		g_warning (_("More than %u RPC answers wait for the server; dropping the oldest (%s)"),
-		           MAX_REPLIES, old->payload);
+		/* A flood of device answers must not push out the gateway's own
+		 * answers (or its attribute requests): the oldest device answer goes. */
+		for (GList *l = up->replies.head; l != NULL; l = l->next) {
+			if (g_str_equal (((Reply *) l->data)->topic, TBG_TOPIC_RPC)) {
+				victim = l;
+				break;
+			}
+		}
+		old = victim->data;
+		g_queue_delete_link (&up->replies, victim);
+		if (tbg_rate_limit_allow (&up->reply_drop_limit, g_get_monotonic_time (), &suppressed))
+			g_warning (_("More than %u RPC answers wait for the server; dropping the oldest (%s)"),
+			           MAX_REPLIES, old->payload);
+		if (suppressed > 0)
+			g_warning (_("%" G_GUINT64_FORMAT " more RPC answers were dropped"), suppressed);
 		reply_free (old);
 	}
 	r->topic = g_strdup (topic);
@@ -462,6 +621,18 @@ guint64
 tbg_uplink_publishes_sent (TbgUplink *up)
 {
 	return up->publishes_sent;
+}
+
+void
+tbg_uplink_set_give_up_after (TbgUplink *up, guint n)
+{
+	up->give_up_after = n;
+}
+
+guint64
+tbg_uplink_records_rejected (TbgUplink *up)
+{
+	return up->records_rejected;
 }
 
 guint64

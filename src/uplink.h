@@ -44,7 +44,13 @@ guint      tbg_uplink_pending_replies (TbgUplink *up);
 void       tbg_uplink_forget_device (TbgUplink *up, const char *name);
 void       tbg_uplink_rename_device (TbgUplink *up, const char *old_name, const char *new_name);
 void       tbg_uplink_set_limits (TbgUplink *up, gsize max_payload, guint max_inflight);
+/* Give up on a record once the server closed @n sessions in a row while
+ * it was the oldest record in flight (0: never). After the second such
+ * close it is published alone, so that only the record the server refuses
+ * is given up, not one packed with it. */
+void       tbg_uplink_set_give_up_after (TbgUplink *up, guint n);
 
 guint64    tbg_uplink_records_sent (TbgUplink *up);     /* acknowledged by PUBACK */
 guint64    tbg_uplink_publishes_sent (TbgUplink *up);
 guint64    tbg_uplink_records_dropped (TbgUplink *up);  /* too big to ever send */
+guint64    tbg_uplink_records_rejected (TbgUplink *up); /* given up on: the server refused them */

@@ -923,6 +923,54 @@ test_bad_calls (Fixture *f, gconstpointer data)
 	call_ok (f, path, IFACE_D, "PushTelemetry", g_variant_new_parsed ("({'t': <1>},)"));
 }
 
+/* @n values {"<prefix>i": 1234567}. */
+static GVariant *
+many_values (guint n, const char *prefix)
+{
+	GVariantBuilder b;
+
+	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *key = g_strdup_printf ("%s%u", prefix, i);
+
+		g_variant_builder_add (&b, "{sv}", key, g_variant_new_int32 (1234567));
+	}
+	return g_variant_new ("(@a{sv})", g_variant_builder_end (&b));
+}
+
+/* What can never fit in one publish is refused at the call, not accepted
+ * and dropped later: one value too big, too many keys, a name ThingsBoard
+ * would not take. */
+static void
+test_too_big (Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = create (f, "Thermo 1", "");
+	g_autofree char *big = g_strnfill (70 * 1024, 'x');
+	g_autofree char *long_name = g_strnfill (64 * 1024, 'n');
+	g_autofree char *name_255 = g_strnfill (255, 'n');
+	g_autofree char *path_255 = NULL;
+
+	call_fails (f, path, IFACE_D, "PushTelemetry",
+	            g_variant_new_parsed ("({'blob': <%s>},)", big), "org.tbgw.Gateway1.Error.InvalidArgs");
+	call_fails (f, path, IFACE_D, "PushAttributes",
+	            g_variant_new_parsed ("({'blob': <%s>},)", big), "org.tbgw.Gateway1.Error.InvalidArgs");
+	call_fails (f, path, IFACE_D, "PushTelemetry", many_values (5000, "temperature_"),
+	            "org.tbgw.Gateway1.Error.InvalidArgs");
+	call_fails (f, path, IFACE_D, "PushTelemetry", many_values (20000, ""),
+	            "org.tbgw.Gateway1.Error.InvalidArgs");
+	call_fails (f, MANAGER, IFACE_M, "CreateDevice", g_variant_new ("(ss)", long_name, ""),
+	            "org.tbgw.Gateway1.Error.InvalidArgs");
+	path_255 = create (f, name_255, "");
+	/* What fits still goes, and nothing of the refused calls did. */
+	call_ok (f, path, IFACE_D, "PushTelemetry", many_values (100, ""));
+	{
+		g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS);
+
+		g_assert_null (strstr (m->payload, "blob"));
+		g_assert_nonnull (strstr (m->payload, "\"99\":1234567"));
+	}
+}
+
 int
 main (int argc, char **argv)
 {
@@ -938,6 +986,7 @@ main (int argc, char **argv)
 	ADD ("rpc-handler-silent", test_rpc_handler_silent);
 	ADD ("rpc-handler-vanishes", test_rpc_handler_vanishes);
 	ADD ("bad-calls", test_bad_calls);
+	ADD ("too-big", test_too_big);
 	ADD ("tbgwctl", test_ctl);
 	ADD ("tbgwctl-unreachable", test_ctl_unreachable);
 	ADD ("tbgwctl-monitor", test_ctl_monitor);

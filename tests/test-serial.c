@@ -294,6 +294,36 @@ test_values_as_written (Fixture *f, gconstpointer data)
 	pty_free (p);
 }
 
+/* An RPC too big for the port is answered "device busy", naming no local
+ * path; a device's reply after the timeout answer leaves a debug trace. */
+static void
+test_rpc_busy_and_late (Fixture *f, gconstpointer data)
+{
+	Pty *p = pty_new ();
+	g_autofree char *sys = NULL, *big = g_strnfill (300 * 1024, 'x');
+	g_autofree char *req = g_strdup_printf ("{\"device\":\"Boiler\",\"data\":{\"id\":1,"
+	                                        "\"method\":\"load\",\"params\":\"%s\"}}", big);
+
+	tbg_test_log_capture ();
+	start_gateway (f, NULL);
+	sys = add_tty (f, "ttyUSB7", p, "Boiler", TRUE);
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc", req);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Boiler\",\"id\":1,\"data\":{\"error\":\"device busy\"}}", WAIT_MS);
+
+	tbg_test_peer_publish (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Boiler\",\"data\":{\"id\":2,\"method\":\"slow\"}}");
+	g_free (pty_read_line (p, WAIT_MS));
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/rpc",
+		"{\"device\":\"Boiler\",\"id\":2,\"data\":{\"error\":\"timeout\"}}", WAIT_MS);
+	pty_print (p, "{\"id\":2,\"result\":\"late\"}\n{\"ok\":1}\n");
+	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/telemetry", WAIT_MS));
+	g_assert_cmpuint (tbg_test_log_count ("Boiler: late reply to RPC 2 *"), ==, 1);
+	tbg_test_peer_assert_quiet (f->peer, "v1/gateway/rpc", 200);
+	pty_free (p);
+}
+
 static void
 test_burst (Fixture *f, gconstpointer data)
 {
@@ -602,6 +632,7 @@ main (int argc, char **argv)
 	ADD ("burst", test_burst);
 	ADD ("unplug-replug", test_unplug_replug);
 	ADD ("two-ports-concurrent-rpc", test_two_ports_concurrent_rpc);
+	ADD ("rpc-busy-and-late", test_rpc_busy_and_late);
 	ADD ("configured-port", test_configured_port);
 	ADD ("bad-config", test_bad_config);
 	ADD ("stalled-resolver", test_stalled_resolver);

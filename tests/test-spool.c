@@ -426,6 +426,131 @@ test_unwritable_past_window (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
+/* Appends "0".."n-1" from @from on, a main loop turn every 1000. */
+static void
+append_numbered (TbgOutbox *ob, guint from, guint n)
+{
+	for (guint i = from; i < n; i++) {
+		g_autofree char *p = g_strdup_printf ("%u", i);
+
+		append (ob, TBG_RECORD_TELEMETRY, "D", p);
+		if (i % 1000 == 999)
+			flush_commits ();
+	}
+	flush_commits ();
+}
+
+/* Sends and acknowledges everything, checking "0".."n-1" in order. */
+static void
+expect_numbered (TbgOutbox *ob, guint n)
+{
+	guint64 seq;
+
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *p = send_next (ob, &seq);
+		g_autofree char *want = g_strdup_printf ("%u", i);
+
+		g_assert_cmpstr (p, ==, want);
+		tbg_outbox_ack (ob, seq);
+	}
+	g_assert_null (tbg_outbox_peek_unsent (ob));
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 0);
+}
+
+/* The disk fills up during an outage with records on disk beyond the
+ * in-memory window: they are read into memory and sent now, not after a
+ * restart. */
+static void
+test_unwritable_on_disk_past_window (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100000, 0);
+	const guint before = 6000, n = 6010;   /* the window holds 4096 */
+
+	append_numbered (ob, 0, before);
+	if (!make_wal_immutable (f)) {
+		tbg_outbox_free (ob);
+		return;
+	}
+	append_numbered (ob, before, n);
+	g_assert_true (tbg_spool_is_degraded (ob));
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, n);
+	expect_numbered (ob, n);
+	tbg_outbox_free (ob);
+}
+
+/* Records found at start, and the disk cannot be written from the first
+ * write on: they are sent from memory, before the new ones. */
+static void
+test_unwritable_at_start (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 0);
+
+	append_numbered (ob, 0, 5);
+	tbg_outbox_free (ob);
+	ob = open_spool (f, 100, 0);
+	if (!make_wal_immutable (f)) {
+		tbg_outbox_free (ob);
+		return;
+	}
+	append_numbered (ob, 5, 7);
+	g_assert_true (tbg_spool_is_degraded (ob));
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 7);
+	expect_numbered (ob, 7);
+	tbg_outbox_free (ob);
+}
+
+static void
+exec_sql (Fixture *f, const char *sql)
+{
+	g_autofree char *path = g_build_filename (f->dir, "spool.db", NULL);
+	sqlite3 *db = NULL;
+
+	g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+	g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close (db);
+}
+
+/* A row that claims more records than it holds: once the queue has been
+ * read to its end the count is what is really there, so the queue does not
+ * think itself full (and drop new samples) for the rest of the run. */
+static void
+test_damaged_row_recounted (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 0);
+
+	append_numbered (ob, 0, 10);
+	tbg_outbox_free (ob);
+	exec_sql (f, "UPDATE batch SET last = last + 5");
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	ob = open_spool (f, 6, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 15);
+	expect_numbered (ob, 10);
+	append_numbered (ob, 0, 3);
+	g_assert_cmpuint (ob->dropped, ==, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 3);
+	expect_numbered (ob, 3);
+	tbg_outbox_free (ob);
+}
+
+/* meta.acked past rows still in the file is wrong (rows go in the same
+ * transaction that moves it): the backlog is sent, not skipped. */
+static void
+test_absurd_acked (Fixture *f, gconstpointer data)
+{
+	TbgOutbox *ob = open_spool (f, 100, 0);
+
+	append_numbered (ob, 0, 5);
+	tbg_outbox_free (ob);
+	exec_sql (f, "INSERT OR REPLACE INTO meta VALUES ('acked', 1000000000)");
+	g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	ob = open_spool (f, 100, 0);
+	g_assert_cmpuint (tbg_outbox_length (ob), ==, 5);
+	expect_numbered (ob, 5);
+	append_numbered (ob, 0, 1);
+	g_assert_cmpuint (tbg_outbox_peek_unsent (ob)->seq, <, 1000);
+	tbg_outbox_free (ob);
+}
+
 /* A spool of the one-row-per-record format is taken over, in order. */
 static void
 test_old_format (Fixture *f, gconstpointer data)
@@ -518,6 +643,10 @@ main (int argc, char **argv)
 	ADD ("corrupt-file", test_corrupt_file);
 	ADD ("unwritable", test_unwritable);
 	ADD ("unwritable-past-window", test_unwritable_past_window);
+	ADD ("unwritable-on-disk-past-window", test_unwritable_on_disk_past_window);
+	ADD ("unwritable-at-start", test_unwritable_at_start);
+	ADD ("damaged-row-recounted", test_damaged_row_recounted);
+	ADD ("absurd-acked", test_absurd_acked);
 #undef ADD
 	return g_test_run ();
 }
