@@ -42,6 +42,15 @@ typedef struct {
 	char          *conf;
 } Fixture;
 
+static gboolean
+watching (gpointer data)
+{
+	Fixture *f = data;
+
+	/* the adapter is handled before the devices, in the same turn */
+	return fake_bluez_discovering (f->bluez) || fake_bluez_monitors (f->bluez) != NULL;
+}
+
 static void
 setup (Fixture *f, gconstpointer data)
 {
@@ -81,6 +90,8 @@ setup (Fixture *f, gconstpointer data)
 	                                         "--config", f->conf, NULL);
 	g_assert_no_error (error);
 	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
+	/* tbgwd follows BlueZ asynchronously: advertise once it has the devices */
+	g_assert_true (tbg_test_wait_until (watching, f, WAIT_MS));
 }
 
 static void
