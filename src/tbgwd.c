@@ -211,7 +211,17 @@ main (int argc, char **argv)
 		return 1;
 	}
 	d.gateway = tbg_gateway_new (cfg, tbg_sources, &error);
-	if (d.gateway == NULL || !tbg_gateway_start (d.gateway, &error)) {
+	if (d.gateway == NULL) {
+		g_printerr ("tbgwd: %s\n", error->message);
+		return 1;
+	}
+	/* Before anything starts: a SIGTERM while the sources start (or TLS
+	 * loads its CA store) waits for the loop instead of killing us. */
+	d.loop = g_main_loop_new (NULL, FALSE);
+	g_unix_signal_add (SIGTERM, on_terminate, &d);
+	g_unix_signal_add (SIGINT, on_terminate, &d);
+	g_unix_signal_add (SIGHUP, on_reload, &d);
+	if (!tbg_gateway_start (d.gateway, &error)) {
 		g_printerr ("tbgwd: %s\n", error->message);
 		return 1;
 	}
@@ -220,10 +230,6 @@ main (int argc, char **argv)
 	d.owner_id = g_bus_own_name (d.session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
 	                             TBG_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_bus_acquired,
 	                             on_name_acquired, on_name_lost, &d, NULL);
-	d.loop = g_main_loop_new (NULL, FALSE);
-	g_unix_signal_add (SIGTERM, on_terminate, &d);
-	g_unix_signal_add (SIGINT, on_terminate, &d);
-	g_unix_signal_add (SIGHUP, on_reload, &d);
 	g_main_loop_run (d.loop);
 
 	g_message (_("tbgwd stopped"));
