@@ -930,6 +930,43 @@ test_reconfigure (void)
 	alarm (0);
 }
 
+/* SIGHUP with the same file: the BLE devices keep their links, their
+ * notifications and their ThingsBoard connection; a changed [ble:…] group
+ * makes only that device again. */
+static void
+test_sighup (Fixture *f, gconstpointer data)
+{
+	const guint8 t2[] = { 0x2c, 0x01 };     /* 3.00 */
+	g_autofree char *text = NULL;
+	g_autofree char *changed = NULL;
+	Count c = { f->bluez, THERMO, 1 };
+
+	expect_connects (f, (const char * const[]) { "{\"device\":\"Garden valve\",\"type\":\"valve\"}",
+	                                             "{\"device\":\"Thermo\",\"type\":\"default\"}", NULL });
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	g_subprocess_send_signal (f->daemon, SIGHUP);
+	tbg_test_run_main_loop_for (200);
+	while (log_count (f, "Configuration reloaded") < 1)
+		tbg_test_run_main_loop_for (50);
+	fake_bluez_set_value (f->bluez, THERMO, TEMP_UUID, t2, sizeof t2);
+	expect_before (f, "v1/gateway/telemetry", "Thermo", "Thermo", TRUE);
+	g_assert_cmpuint (fake_bluez_start_notifies (f->bluez, THERMO, TEMP_UUID), ==, 1);
+	g_assert_cmpuint (fake_bluez_connects (f->bluez, VALVE), ==, 1);
+	g_assert_cmpuint (fake_bluez_connects (f->bluez, THERMO), ==, 1);
+	/* the valve's group changes: only the valve is made again */
+	g_assert_true (g_file_get_contents (f->conf, &text, NULL, NULL));
+	{
+		g_auto (GStrv) parts = g_strsplit (text, "type=valve", -1);
+
+		changed = g_strjoinv ("type=tap", parts);
+	}
+	g_assert_true (g_file_set_contents (f->conf, changed, -1, NULL));
+	g_subprocess_send_signal (f->daemon, SIGHUP);
+	expect_before (f, "v1/gateway/disconnect", "Garden valve", "Thermo", TRUE);
+	expect_before (f, "v1/gateway/connect", "Garden valve", "Thermo", TRUE);
+	g_assert_cmpuint (fake_bluez_start_notifies (f->bluez, THERMO, TEMP_UUID), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -968,5 +1005,6 @@ main (int argc, char **argv)
 	ADDV ("bluez-stalled", stalled, test_bluez_stalled);
 #undef ADDV
 	g_test_add_func ("/ble/reconfigure", test_reconfigure);
+	g_test_add ("/ble/sighup", Fixture, NULL, setup, test_sighup, teardown);
 	return g_test_run ();
 }
