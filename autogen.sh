@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Generates ./configure from a git checkout; release tarballs ship it.
 set -e
 srcdir=$(dirname "$0")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-atc.c — the custom firmware for Xiaomi LYWSD03MMC, MHO-C401, CGG1 and
  * kin (github.com/atc1441/ATC_MiThermometer, github.com/pvvx/ATC_MiThermometer)
  * on service data 0x181A. The formats differ in length only:

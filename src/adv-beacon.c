@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-beacon.c — beacons as presence.
  * iBeacon (Apple, manufacturer 0x004C): 02 15, proximity UUID (16),
  *   major u16 BE, minor u16 BE, measured power s8.

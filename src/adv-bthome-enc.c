@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-bthome-enc.c — BTHome beyond what bthome.c decodes: v2 encrypted
  * (bthome.io/encryption) and v1 (the legacy format with a length and type in
  * every object, plain on 0x181C and encrypted on 0x181E). Decrypted or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-govee.c — Govee thermo-hygrometers in manufacturer data, as the
  * open decoders of them document (Theengs Decoder, Home Assistant's
  * govee-ble):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-inkbird.c — Inkbird IBS-TH1 / IBS-TH2 (local name "sps"; "tps" for
  * the models without humidity). Their manufacturer data has no company id:
  * the first two bytes, which BlueZ takes for one, are the temperature.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-mibeacon.c — Xiaomi MiBeacon on service data 0xFE95, as documented in
  * Xiaomi's "Mi Beacon" BLE object definition (mirrored in
  * pvvx/ATC_MiThermometer InfoMijiaBLE):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-qingping.c — Qingping (Cleargrass) sensors, service data 0xFDCD, as
  * the open decoders of them document: frame control, device type, the MAC
  * (6 bytes, little-endian), then objects: id u8, length u8, value:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-ruuvi.c — RuuviTag data format 5 (RAWv2) in manufacturer data 0x0499,
  * per docs.ruuvi.com: 24 bytes, big-endian:
  *   0 format (5), 1 temperature s16 × 0.005 °C, 3 humidity u16 × 0.0025 %,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adv-switchbot.c — SwitchBot Meter and Meter Plus service data (UUID
  * 0x0D00, newer firmware 0xFD3D), per SwitchBot's BLE API
  * (OpenWonderLabs/SwitchBotAPI-BLE, "Meter"):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-adv-crypto.c — AES-128-CCM for encrypted advertisements (BTHome,
  * MiBeacon v4/v5, pvvx), through libcrypto: it is already in the process
  * with libmosquitto, and a cipher is not something to write again. */

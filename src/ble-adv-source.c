@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-adv-source.c — see ble-adv-source.h. Decoding is ble-advert.c's;
  * here are the configuration, who is reported, names, logging once, beacon
  * presence and the reception timestamp. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-adv-source.h — the BLE source's side of the advertisement decoders
  * (ble-advert.h): [ble] decoders= and advertisers=, [ble:NAME] bindkey=,
  * bindkey-file=, absent-after-s= and connect=, and what one device's

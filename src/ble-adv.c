@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-adv.c — what the advertisement decoders (adv-*.c) share. */
 #include "ble-adv.h"
 

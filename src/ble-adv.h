@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-adv.h — pure decoders of BLE sensor advertisements beyond plain
  * BTHome v2 (bthome.h): bytes of one service data or manufacturer data entry
  * in, typed values out. No D-Bus, no main loop; each one is fuzzed. The

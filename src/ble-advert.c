@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-advert.c — see ble-advert.h. BlueZ keeps the last value of every
  * service data UUID and manufacturer id of a device and reports them all on
  * each change, so every entry is checked against what its format accepted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-advert.h — one advertisement (address, service data, manufacturer
  * data) → one sample, through the decoders in ble-adv.h. Pure: no D-Bus, no
  * main loop; the caller keeps a TbgAdvState per device and passes the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-config.c — [ble:NAME] groups: a device's address and how its
  * characteristics map to telemetry keys, RPC methods and attributes.
  */

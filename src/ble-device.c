@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-device.c — one BLE device: found, connected with backoff, made a
  * ThingsBoard device while its link is up, forgotten when BlueZ drops it.
  */

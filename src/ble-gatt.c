@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-gatt.c — a connected device's characteristics: reads, notifications
  * armed after every connect, values decoded into telemetry.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-private.h — what the files of the BLE source share.
  *
  * The BLE source is one TbgSource (source-ble.c: the BlueZ object manager

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-scan.c — discovery on the chosen adapter (active, or passive through
  * an advertisement monitor) and what advertisements carry (BTHome, RSSI).
  */

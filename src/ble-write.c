@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ble-write.c — server RPCs and shared attributes written to (or read
  * from) characteristics.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bthome.c — see bthome.h. The object table follows bthome.io's "data
  * format" page; an object's size comes only from this table, so decoding
  * stops at the first id it does not list. */

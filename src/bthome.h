@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bthome.h — BTHome v2 advertisement decoding (service data of UUID 0xFCD2,
  * unencrypted), per the spec at bthome.io. Pure: bytes in, JSON values out. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* byte-order.h — little-endian integers of any width from 1 to 8 bytes, as
  * BLE devices send them and as the spool stores its records. */
 #pragma once

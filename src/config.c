@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c — see config.h. */
 #include "config.h"
 #include "i18n.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.h — tbgw.conf (GKeyFile) → validated structs.
  *
  * The core owns [server], [gateway] and [storage]; groups named

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dbus-json.c — see dbus-json.h. */
 #include "dbus-json.h"
 #include "i18n.h"

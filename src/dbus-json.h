@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dbus-json.h — D-Bus values ↔ JSON, faithfully: integers stay integers,
  * doubles stay doubles, nested dictionaries become objects. Pure. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dbus-service.c — see dbus-service.h. The devices D-Bus clients create
  * and their RPC handlers belong to source-dbus.c; this file only exports.
  */

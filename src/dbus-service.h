@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dbus-service.h — tbgwd's D-Bus API (dbus/org.tbgw.Gateway1.xml): the
  * manager object and one object per device of any source.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* device.c — see device.h. */
 #include "device.h"
 #include "gateway.h"

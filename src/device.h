@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* device.h — one ThingsBoard device behind the gateway.
  *
  * Sources create devices through tbg_gateway_add_device() and feed them

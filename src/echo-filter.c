@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo-filter.c — see echo-filter.h. */
 #include "echo-filter.h"
 

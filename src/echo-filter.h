@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo-filter.h — recognises our own publishes coming back from the broker.
  *
  * The gateway subscribes to topics it also publishes on (v1/gateway/attributes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-attributes.c — attribute requests to the server (both request
  * dialects), their answers matched by id, and their timeouts. */
 #include "gateway-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-codec.c — see gateway-codec.h. */
 #include "gateway-codec.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-codec.h — the ThingsBoard MQTT Gateway API as pure functions.
  *
  * Encoders return compact JSON text (g_free); decoders turn a downlink

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-own.c — the gateway's own ThingsBoard device: its statistics
  * telemetry and the RPCs addressed to it (ping, stats, devices, and the
  * server's gateway_device_renamed / gateway_device_deleted). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-private.h — what the parts of the gateway share: its state and
  * the internal calls between gateway.c (registry, life cycle, uplink and
  * downlink dispatch), gateway-rpc.c (server RPCs to devices, their

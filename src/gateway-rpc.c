@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-rpc.c — server RPCs routed to the device's source, answered
  * with {"error":"timeout"} when the source stays silent, and with an error
  * for an unknown device. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.c — see gateway.h: the registry, the life cycle (start, reload,
  * shutdown), the uplink and the dispatch of downlink messages. RPCs,
  * attribute requests and the gateway's own device have files of their own

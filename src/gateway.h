@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.h — the device registry and the router between devices and
  * ThingsBoard: uplink records go into the outbox, downlink messages are
  * decoded and routed to the source of the device they name.

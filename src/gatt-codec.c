@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gatt-codec.c — see gatt-codec.h. */
 #include "gatt-codec.h"
 #include "byte-order.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gatt-codec.h — GATT characteristic values ↔ typed JSON: the formats a
  * config names (u8 … float32le, utf8, hex, bool) with scale and offset, and
  * the standard SIG characteristics tbgwd decodes without any config. Pure. */

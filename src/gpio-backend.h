@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpio-backend.h — the seam between the GPIO source and the GPIO library.
  *
  * gpio-libgpiod1.c implements it with libgpiod 1.5/1.6 (Debian 12,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpio-libgpiod1.c — the GPIO backend on libgpiod 1.5/1.6 (Debian 12,
  * Raspberry Pi OS bookworm). Every libgpiod 1.x call of the project is in
  * this file; gpio-libgpiod2.c is its 2.x twin. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpio-libgpiod2.c — the GPIO backend on libgpiod 2.x (Debian 13, current
  * Raspberry Pi OS). Every libgpiod 2.x call of the project is in this
  * file; gpio-libgpiod1.c is its 1.x twin with the same behaviour. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Messages a person reads go through gettext; keep the include in one place. */
 #pragma once
 #include "build-config.h"

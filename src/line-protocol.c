@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* line-protocol.c — see line-protocol.h. */
 #include "line-protocol.h"
 #include "gateway-codec.h"   /* TBG_JSON_DUMP_FLAGS */

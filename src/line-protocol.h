@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* line-protocol.h — what serial devices print, as pure functions.
  *
  * The framer cuts a byte stream into bounded lines (CR, LF or CRLF); the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mqtt-link.c — see mqtt-link.h. */
 #include "mqtt-link.h"
 #include "echo-filter.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mqtt-link.h — the one MQTT connection to ThingsBoard, on the GLib main loop.
  *
  * libmosquitto is driven without its thread: a GSource polls its socket and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* outbox.c — records and the in-memory outbox. */
 #include "outbox.h"
 #include "record-window.h"

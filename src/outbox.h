@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* outbox.h — the queue of uplink records waiting for the broker's PUBACK.
  *
  * A record leaves the outbox only when tbg_outbox_ack() is called for it,

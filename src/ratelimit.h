@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ratelimit.h — "at most N log lines per window, count the rest": a
  * chatty device or a broken server must not flood the journal. Pure: the
  * caller passes the monotonic time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* record-window.c — see record-window.h. */
 #include "record-window.h"
 

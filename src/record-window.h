@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* record-window.h — the in-memory part of an outbox: records in order,
  * split into [in flight][unsent]. PUBACKs may come out of order, so an
  * acknowledged record in the middle is only marked, and leaves once it

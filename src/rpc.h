@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rpc.h — one server-side RPC on its way to a device and back.
  *
  * The gateway creates it, hands it to the device's source, and answers the

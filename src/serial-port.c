@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* serial-port.c — see serial-port.h. */
 #include "serial-port.h"
 #include "i18n.h"

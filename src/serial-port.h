@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* serial-port.h — one tty opened the way a sensor needs it, on the main loop.
  *
  * Raw mode, the configured baud/parity/flow control, exclusive open, and

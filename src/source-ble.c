@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source-ble.c — BLE devices through BlueZ (org.bluez on the system bus).
  *
  * BlueZ's objects are watched with an ObjectManager client, which also

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source-dbus.c — the devices D-Bus clients create with CreateDevice and
  * the client objects that answer their RPCs (RegisterRpcHandler, as a
  * BlueZ agent). The API itself is dbus-service.c, exported by the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source-dbus.h — the devices D-Bus clients create and the client objects
  * that answer their RPCs; what the D-Bus API (dbus-service.c) asks of them.
  */

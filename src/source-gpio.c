@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source-gpio.c — GPIO lines as ThingsBoard devices: one device per
  * [gpio:NAME] group of lines. Outputs follow RPCs (setValue, getValue,
  * toggle, pulse) and shared attributes named after a line; inputs report

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source-serial.c — serial devices: ports named in the config and ttys that
  * udev tags as candidates (ENV{TBGW_CANDIDATE}=="1"); nothing else is ever
  * opened. Each port is one ThingsBoard device whose lines are telemetry,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* source.h — the table every device source implements.
  *
  * A source finds devices (BlueZ, udev ttys, GPIO lines, D-Bus clients),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sources.c — the device sources compiled into tbgwd. */
 #include "build-config.h"
 #include "source.h"

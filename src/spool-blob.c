@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spool-blob.c — see spool-blob.h. */
 #include "spool-blob.h"
 #include "byte-order.h"

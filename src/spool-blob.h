@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spool-blob.h — the records of one spool row, as bytes. Pure, fuzzed.
  *
  * A record: kind u8, id i64, device length u16 (0xffff: none), device,

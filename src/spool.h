@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spool.h — the durable outbox: SQLite in WAL mode under /var/lib/tbgw.
  *
  * Every record is written to the database before the main loop turns

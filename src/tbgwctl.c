@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tbgwctl — command-line client of tbgwd's D-Bus API (org.tbgw.Gateway1).
  *
  * Everything it does goes through the same API as any other client; it

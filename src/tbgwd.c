@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tbgwd.c — the daemon: options, config, main loop, signals, and the bus
  * name, owned once for the process's whole life. */
 #include "config.h"

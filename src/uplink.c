@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uplink.c — see uplink.h. */
 #include "uplink.h"
 #include "gateway-codec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uplink.h — turns outbox records into MQTT publishes.
  *
  * Consecutive telemetry, attribute and claim records are packed into as few

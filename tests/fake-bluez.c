@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake-bluez.c — see fake-bluez.h. The objects are the gdbus-codegen
  * skeletons of tests/fake-bluez.xml under an ObjectManager at "/", as
  * bluetoothd exports them. */

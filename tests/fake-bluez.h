@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake-bluez.h — a small bluetoothd stand-in on a test bus: the org.bluez
  * objects tbgwd uses (tests/fake-bluez.xml), driven by the test. There is
  * no radio on the machines the tests run on. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpio-fake.c — see gpio-fake.h. */
 #include "gpio-fake.h"
 

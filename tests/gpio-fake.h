@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpio-fake.h — in-process GPIO chips behind the backend seam, for tests:
  * "gpiochip0" (label "gpio-fake") with 8 lines named "L0".."L7", and
  * "gpiochip1" (label "gpio-fake-aux") with 4 lines "X0", "X1", "X2" and

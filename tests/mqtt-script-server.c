@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mqtt-script-server.c — see mqtt-script-server.h. */
 #include "mqtt-script-server.h"
 

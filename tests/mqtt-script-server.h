@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mqtt-script-server.h — an MQTT 3.1.1 server that misbehaves on purpose.
  *
  * mosquitto cannot refuse a subscription, close the connection right after

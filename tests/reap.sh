@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs one test program in a process group of its own and, once it has
 # exited, ends whatever it left behind in that group. A test that dies
 # half-way (g_error, a crash) cannot stop its GTestDBus dbus-daemon,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every check CI runs, each in its own build directory under _build/:
 #   1. build with -Werror and `make check`, `make check-hw` (the GPIO
 #      backend on a real chip in an arm64 VM), `make check-bluez` (BLE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The advertisement dispatcher: formats enabled or not, one sample per
  * packet, replays, wrong keys, rssi, config parsing. */
 #include "ble-advert.h"

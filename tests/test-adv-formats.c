@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The advertisement decoders on byte vectors written from each format's own
  * documentation; the encrypted ones built as the format's page describes
  * (bthome.io's own example for BTHome v2: key 231d39c1…, counter 00112233). */

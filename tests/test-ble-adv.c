@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* BLE advertisement formats end to end: the fake bluetoothd reports
  * ServiceData / ManufacturerData changes, the real tbgwd decodes them, a
  * real mosquitto carries the telemetry to a peer playing ThingsBoard. The

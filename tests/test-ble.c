@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* BLE end to end: a fake bluetoothd (tests/fake-bluez.c) on a private bus
  * (GTestDBus) as tbgwd's system bus, the real tbgwd, a real mosquitto and a
  * peer playing ThingsBoard. */

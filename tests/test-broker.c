@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-broker.c — see test-broker.h. */
 #include "test-broker.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-broker.h — a real mosquitto on a free 127.0.0.1 port, per test. */
 #pragma once
 

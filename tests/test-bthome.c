@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* BTHome v2 decoding, on packets from the spec's examples. */
 #include "bthome.h"
 

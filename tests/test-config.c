@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of config.c: defaults, every key, and errors naming file:line:key. */
 #include "config.h"
 

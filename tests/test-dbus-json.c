@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of D-Bus ↔ JSON: types are kept, unsupported ones named. */
 #include "dbus-json.h"
 

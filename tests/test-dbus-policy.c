@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The system bus policy (dbus/org.tbgw.Gateway1.conf) loaded by a real
  * dbus-daemon configured like Debian's system bus: the file must load, root
  * must be able to own the name, and (when the test runs as root, as CI does)

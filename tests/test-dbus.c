@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The D-Bus API end to end: a private bus (GTestDBus), the real tbgwd on
  * it (--session), a real mosquitto and a peer playing ThingsBoard. Every
  * call is checked on the bus and on the broker. */

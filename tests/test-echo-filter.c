@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The echo filter: our own publishes are recognised once, within their
  * lifetime, on the same topic only; anything else passes. */
 #include "echo-filter.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of gateway-codec.c: every uplink shape to the byte, every
  * downlink shape, every class of malformed input, and the packer. */
 #include "gateway-codec.h"

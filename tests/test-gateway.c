@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Integration tests of the gateway core against a real mosquitto broker.
  *
  * The test plays ThingsBoard through a second MQTT client (the peer) and

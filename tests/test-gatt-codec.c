@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT values both ways, in every format, with the errors a config or an
  * RPC gets for bad input; the standard SIG characteristics; UUIDs. */
 #include "gatt-codec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GPIO source tests: the RPC / attribute / telemetry logic against an
  * in-process fake chip behind the backend seam, with a real broker and a
  * peer playing ThingsBoard. (libgpiod itself is exercised by check-hw.) */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of line-protocol.c: framing, both line formats, every class of
  * garbage, and the lines written back to devices. */
 #include "line-protocol.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the in-memory outbox: order, PUBACK-only removal, rewind, limits. */
 #include "outbox.h"
 

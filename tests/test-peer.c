@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-peer.c — see test-peer.h. */
 #include "test-peer.h"
 

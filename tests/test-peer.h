@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-peer.h — the test's stand-in for ThingsBoard: an MQTT client that
  * records everything published on v1/# and publishes downlink messages.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit test of the log rate limiter, with a made-up clock. */
 #include "ratelimit.h"
 

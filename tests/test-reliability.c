@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reliability with real parts: a steady feed while the broker dies and
  * comes back loses nothing; a tbgwd killed with SIGKILL loses nothing it
  * had accepted. Duplicates (allowed: QoS 1) are counted and reported. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reloads of the real tbgwd: a private bus (GTestDBus), a real mosquitto
  * with a peer playing ThingsBoard, a pseudo-terminal playing a serial
  * sensor and a D-Bus client with a virtual device and an RPC handler.

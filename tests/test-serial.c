@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Integration tests of serial devices: real pseudo-terminals play the
  * sensors, umockdev plays udev (tagged and untagged ttys, add/remove
  * uevents), a real mosquitto and a peer play ThingsBoard. */

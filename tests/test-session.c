@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The MQTT session against a server that behaves as ThingsBoard does where
  * mosquitto cannot: refused subscriptions, connections closed right after
  * CONNACK or on a publish it will not take, PUBACKs withheld. The server is

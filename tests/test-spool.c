@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the durable spool through the outbox interface, on real SQLite
  * files: what is appended survives a reopen and a SIGKILL, leaves only
  * when acknowledged, in order; limits and TTL drop the oldest and count. */

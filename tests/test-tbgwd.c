@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the real tbgwd binary: options, config errors, signals, and its
  * own device (version, ping, statistics) on a real broker. */
 #include "build-config.h"

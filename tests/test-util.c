@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-util.c — see test-util.h. */
 #include "test-util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test-util.h — small helpers the integration tests share. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench-adv — CPU cost of decoding one advertisement, per format: the whole
  * path a scan takes (dispatcher, decoder, AES-CCM where encrypted, the JSON
  * values), on the vectors of tests/test-adv-formats.c. Every round gets a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench-floor — the smallest process that does what tbgwd cannot do without:
  * a GIO D-Bus client on the system bus and (built with WITH_MQTT) a
  * libmosquitto client connected to the broker. bench-throughput measures its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench-gpio — latency of a GPIO RPC through a real broker: the peer
  * publishes setValue, tbgwd's code sets the line (fake chip, in process,
  * standing where either libgpiod backend would) and the answer comes

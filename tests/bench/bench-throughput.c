@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench-throughput — samples per second end to end, from serial ports
  * (pseudo-terminals) through a real tbgwd to a local mosquitto, counted by a
  * subscriber playing ThingsBoard; tbgwd's CPU time per sample and memory.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """tbgwd against the real bluetoothd on virtual controllers (`make check-bluez`).
 
 Runs in the guest as a systemd unit, once per boot. btvirt makes four LE

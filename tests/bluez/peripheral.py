@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A BLE peripheral served through BlueZ's own APIs, for `make check-bluez`.
 
 Runs in the guest on one of btvirt's controllers: a GATT application

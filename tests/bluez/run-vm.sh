@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # run-vm.sh — runs tests/bluez/guest-test.py against the real bluetoothd in an
 # amd64 VM and passes its TAP output through (it is the test of
 # `make check-bluez`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for every advertisement decoder, through the dispatcher:
  * the first byte picks the service UUID or company id (and name) the rest
  * arrives under, the second whether a bindkey is configured. Arbitrary

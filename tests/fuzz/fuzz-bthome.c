@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for BTHome service data: arbitrary bytes, as any
  * advertiser in radio range may send. */
 #include "bthome.h"

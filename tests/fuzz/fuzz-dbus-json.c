@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for what D-Bus clients send: the first byte picks the
  * path. Odd: the rest is an a{sv} in GVariant wire format, as a client's
  * PushTelemetry argument arrives (untrusted, possibly not normal form) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the downlink decoder: the first line of the input is
  * the topic, the rest the payload. Whatever arrives, decoding must neither
  * crash nor leak, and a failure must come with a message. */

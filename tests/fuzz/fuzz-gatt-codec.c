@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for characteristic values: the first byte picks the
  * format; the rest is the value a device sent. Integer, bool and hex values
  * must encode back to the very same bytes. The same value as each standard

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for [gpio:NAME] groups: arbitrary text after a group
  * header goes through the config loader and the GPIO source's validate
  * step (line specs, options that cannot apply, offsets without a chip,

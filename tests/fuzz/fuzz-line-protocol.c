@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for serial input: arbitrary bytes, fed in chunks whose
  * sizes come from the input itself, through the framer and both parsers. */
 #include "line-protocol.h"

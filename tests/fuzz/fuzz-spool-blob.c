@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for spool rows: whatever bytes a damaged spool file
  * holds must parse into whole records or stop with *bad, and every record
  * read must survive being written again unchanged. */

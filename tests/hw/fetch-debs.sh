@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # fetch-debs.sh SUITE DIR PACKAGE... — downloads Debian packages of SUITE
 # ("host" for the host's own APT lists, or a suite name such as trixie)
 # into DIR/debs and unpacks each into DIR/root, once: what is already in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # run-vm.sh — runs the cross-built hardware tests in an arm64 VM and passes
 # their TAP output through (it is a test of `make check-hw`).
 #

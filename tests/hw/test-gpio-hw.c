@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The GPIO source on a real GPIO chip, with the libgpiod backend this
  * build has (1.x or 2.x): runs inside an arm64 VM (tests/hw/run-vm.sh),
  * where QEMU's virt machine has a PL061 gpiochip0 with 8 lines; line 3 is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # boot-vm.sh DEB WORK BASE KERNEL TIMEOUT — installs the arm64 package on
 # a copy of BASE (a Debian 12 arm64 rootfs: tests/pkg/run.sh) and boots it under
 # qemu-system-aarch64 -M virt with systemd as PID 1; tests/pkg/vm-test.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh — the Debian package, tested the way a user gets it (a test of
 # `make check-pkg`; TAP on stdout). Needs root, the network to the Debian
 # archive the host's apt sources name, and the packages in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # vm-test.sh — runs inside the booted arm64 Debian 12 system (boot-vm.sh),
 # as a oneshot unit once the system is up, with tbgw installed from its
 # package and configured with one GPIO device "Relays" (line "pump" =
