@@ -117,6 +117,7 @@ static void
 refreshed (GObject *obj, GAsyncResult *res, gpointer data)
 {
 	static const char * const link_state[] = { "Connected", "ServicesResolved", "Paired", "Trusted" };
+	static const char * const adv_data[] = { "ServiceData", "ManufacturerData" };
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GVariant) r = g_dbus_connection_call_finish (G_DBUS_CONNECTION (obj), res, &error);
 	g_autoptr (GDBusProxy) dev = NULL;
@@ -131,6 +132,8 @@ refreshed (GObject *obj, GAsyncResult *res, gpointer data)
 	} else if (dev != NULL) {
 		g_autoptr (GVariant) props = g_variant_get_child_value (r, 0);
 
+		gboolean advertised = FALSE;
+
 		/* the change signals that did not come: the cache as BlueZ is now */
 		for (gsize i = 0; i < G_N_ELEMENTS (link_state); i++) {
 			g_autoptr (GVariant) v = g_variant_lookup_value (props, link_state[i], G_VARIANT_TYPE_BOOLEAN);
@@ -138,14 +141,33 @@ refreshed (GObject *obj, GAsyncResult *res, gpointer data)
 			if (v != NULL)
 				g_dbus_proxy_set_cached_property (dev, link_state[i], v);
 		}
+		/* an advertisement missed the same way is heard now; only a new one:
+		 * what the cache had was heard when it got there */
+		for (gsize i = 0; i < G_N_ELEMENTS (adv_data); i++) {
+			g_autoptr (GVariant) v = g_variant_lookup_value (props, adv_data[i], G_VARIANT_TYPE ("a{?v}"));
+			g_autoptr (GVariant) old = g_dbus_proxy_get_cached_property (dev, adv_data[i]);
+
+			if (v != NULL && (old == NULL || !g_variant_equal (old, v))) {
+				g_dbus_proxy_set_cached_property (dev, adv_data[i], v);
+				advertised = TRUE;
+			}
+		}
+		if (advertised) {
+			/* heard with the signal strength it came with, not the cache's older one */
+			g_autoptr (GVariant) rssi = g_variant_lookup_value (props, "RSSI", G_VARIANT_TYPE_INT16);
+
+			if (rssi != NULL)
+				g_dbus_proxy_set_cached_property (dev, "RSSI", rssi);
+			tbg_ble_advertisement (bd, dev);
+		}
 	}
 	tbg_ble_update_device (bd);
 }
 
-/* Asks BlueZ for the device's link state, for when a change signal may
- * have been missed, then acts on it. */
-static void
-refresh (BleDevice *bd)
+/* Asks BlueZ for the device's link state and advertisement, for when a
+ * change signal may have been missed, then acts on them. */
+void
+tbg_ble_device_refresh (BleDevice *bd)
 {
 	GDBusConnection *conn = g_dbus_object_manager_client_get_connection (
 		G_DBUS_OBJECT_MANAGER_CLIENT (bd->src->om));
@@ -176,7 +198,7 @@ connect_done (GObject *obj, GAsyncResult *res, gpointer data)
 	 * bluetoothd sends none when it finds the link up already; a failure
 	 * ("already connected", "in progress") may hide one too. Look. The
 	 * answer reconnects if the link is still down. */
-	refresh (bd);
+	tbg_ble_device_refresh (bd);
 }
 
 static gboolean

@@ -110,6 +110,9 @@ gboolean   tbg_ble_is_ours (BleSource *src, GDBusProxy *dev);
 void       tbg_ble_device_added (BleSource *src, GDBusProxy *dev);
 void       tbg_ble_device_free (BleDevice *bd);
 void       tbg_ble_update_device (BleDevice *bd);
+/* Fetches the device's state from BlueZ again and acts on what the cache
+ * missed: a change that came while the object manager was starting. */
+void       tbg_ble_device_refresh (BleDevice *bd);
 TbgDevice *tbg_ble_ensure_gateway_device (BleDevice *bd, GDBusProxy *dev);
 
 /* ---- characteristics (ble-gatt.c) ---- */

@@ -205,6 +205,20 @@ on_properties_changed (GDBusObjectManagerClient *om, GDBusObjectProxy *obj, GDBu
 	}
 }
 
+/* The client's objects come from a GetManagedObjects reply that may be
+ * older than a change sent while it was on its way, and a change for an
+ * object the client had not made yet is dropped: ask every device again. */
+static void
+refresh_devices (BleSource *src)
+{
+	GHashTableIter it;
+	gpointer bd;
+
+	g_hash_table_iter_init (&it, src->devices);
+	while (g_hash_table_iter_next (&it, NULL, &bd))
+		tbg_ble_device_refresh (bd);
+}
+
 static void
 on_owner_changed (GObject *om, GParamSpec *pspec, gpointer data)
 {
@@ -221,6 +235,8 @@ on_owner_changed (GObject *om, GParamSpec *pspec, gpointer data)
 		g_hash_table_remove_all (src->devices);
 	} else {
 		g_message (_("bluetoothd is on the bus (%s)"), owner);
+		/* the client announces the owner after it made the objects */
+		refresh_devices (src);
 	}
 }
 
@@ -282,6 +298,7 @@ watching (GObject *obj, GAsyncResult *res, gpointer data)
 		}
 	}
 	g_list_free_full (objects, g_object_unref);
+	refresh_devices (src);
 }
 
 /* The client asks bluetoothd for all its objects first: never wait for

@@ -52,7 +52,10 @@ struct _FakeBluez {
 	GHashTable               *muted;     /* device paths whose link-up signals are lost */
 	gboolean                  stalled;   /* GetManagedObjects calls go unanswered */
 	guint                     stalled_calls;
+	gboolean                  holding;   /* the next GetManagedObjects is answered when the test says */
+	GDBusMessage             *held_call;
 	guint                     filter_id;
+	GVariant                 *held_state;   /* the objects as they were when the hold began */
 };
 
 #define ADAPTER_PATH "/org/bluez/hci0"
@@ -431,6 +434,67 @@ fake_bluez_stalled_calls (FakeBluez *fb)
 	return n;
 }
 
+/* What GetManagedObjects answers now. */
+static GVariant *
+managed_objects (FakeBluez *fb)
+{
+	GList *objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (fb->om));
+	GVariantBuilder b;
+
+	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
+	for (GList *l = objects; l != NULL; l = l->next) {
+		GList *ifaces = g_dbus_object_get_interfaces (l->data);
+
+		g_variant_builder_open (&b, G_VARIANT_TYPE ("{oa{sa{sv}}}"));
+		g_variant_builder_add (&b, "o", g_dbus_object_get_object_path (l->data));
+		g_variant_builder_open (&b, G_VARIANT_TYPE ("a{sa{sv}}"));
+		for (GList *i = ifaces; i != NULL; i = i->next) {
+			GDBusInterfaceSkeleton *sk = i->data;
+
+			g_variant_builder_add (&b, "{s@a{sv}}", g_dbus_interface_skeleton_get_info (sk)->name,
+			                       g_dbus_interface_skeleton_get_properties (sk));
+		}
+		g_variant_builder_close (&b);
+		g_variant_builder_close (&b);
+		g_list_free_full (ifaces, g_object_unref);
+	}
+	g_list_free_full (objects, g_object_unref);
+	return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+void
+fake_bluez_hold_object_manager (FakeBluez *fb)
+{
+	g_clear_pointer (&fb->held_state, g_variant_unref);
+	fb->held_state = managed_objects (fb);
+	g_mutex_lock (&fb->lock);
+	fb->holding = TRUE;
+	g_mutex_unlock (&fb->lock);
+}
+
+void
+fake_bluez_release_object_manager (FakeBluez *fb)
+{
+	g_autoptr (GDBusMessage) call = NULL;
+	g_autoptr (GDBusMessage) reply = NULL;
+
+	/* the changes made meanwhile go out first, as they did from bluetoothd */
+	for (guint i = 0; i < fb->devices->len; i++) {
+		FakeDevice *d = g_ptr_array_index (fb->devices, i);
+
+		g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (d->iface));
+	}
+	g_mutex_lock (&fb->lock);
+	fb->holding = FALSE;
+	call = g_steal_pointer (&fb->held_call);
+	g_mutex_unlock (&fb->lock);
+	g_assert_nonnull (call);
+	reply = g_dbus_message_new_method_reply (call);
+	g_dbus_message_set_body (reply, g_variant_new ("(@a{oa{sa{sv}}})", fb->held_state));
+	g_dbus_connection_send_message (fb->conn, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+	g_clear_pointer (&fb->held_state, g_variant_unref);
+}
+
 /* Runs in the connection's worker thread, for what the fake sends and
  * receives: drops what bluetoothd is told to lose or leave unanswered. */
 static GDBusMessage *
@@ -441,9 +505,12 @@ filter (GDBusConnection *conn, GDBusMessage *msg, gboolean incoming, gpointer da
 	gboolean drop = FALSE;
 
 	g_mutex_lock (&fb->lock);
-	if (incoming && fb->stalled && type == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
+	if (incoming && (fb->stalled || (fb->holding && fb->held_call == NULL)) &&
+	    type == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
 	    g_strcmp0 (g_dbus_message_get_member (msg), "GetManagedObjects") == 0) {
 		fb->stalled_calls++;
+		if (!fb->stalled)
+			fb->held_call = g_object_ref (msg);
 		drop = TRUE;
 	} else if (!incoming && type == G_DBUS_MESSAGE_TYPE_SIGNAL &&
 	           g_strcmp0 (g_dbus_message_get_member (msg), "PropertiesChanged") == 0 &&
@@ -685,6 +752,8 @@ fake_bluez_free (FakeBluez *fb)
 	if (fb->owned)
 		fake_bluez_stop (fb);
 	g_dbus_connection_remove_filter (fb->conn, fb->filter_id);
+	g_clear_object (&fb->held_call);
+	g_clear_pointer (&fb->held_state, g_variant_unref);
 	g_ptr_array_unref (fb->devices);
 	g_ptr_array_unref (fb->adapters);
 	g_hash_table_unref (fb->muted);

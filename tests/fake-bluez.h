@@ -31,6 +31,11 @@ void        fake_bluez_lose_link_up_signals (FakeBluez *fb, const char *device_a
 /* While stalled, GetManagedObjects calls get no answer; how many came. */
 void        fake_bluez_stall_object_manager (FakeBluez *fb, gboolean stalled);
 guint       fake_bluez_stalled_calls (FakeBluez *fb);
+/* The next GetManagedObjects call is held (counted with the stalled ones)
+ * and answered on release with the objects as they were at the hold,
+ * after the changes made meanwhile went out: a reply older than them. */
+void        fake_bluez_hold_object_manager (FakeBluez *fb);
+void        fake_bluez_release_object_manager (FakeBluez *fb);
 /* A characteristic the device shows once connected (flags "read,notify", "write"). */
 void        fake_bluez_add_characteristic (FakeBluez *fb, const char *device_address,
                                            const char *uuid, const char *flags,

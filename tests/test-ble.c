@@ -751,6 +751,31 @@ test_bluez_stalled (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (fake_bluez_stalled_calls (f->bluez), ==, 1);
 }
 
+static void
+hold_bluez (Fixture *f)
+{
+	fake_bluez_hold_object_manager (f->bluez);
+}
+
+/* An advertisement sent while the gateway's first GetManagedObjects is
+ * on its way is neither in that (older) answer nor seen as a change (the
+ * client had no object for it yet): the gateway still hears it. */
+static void
+test_bluez_change_during_start (Fixture *f, gconstpointer data)
+{
+	/* BTHome v2, unencrypted: packet id 9, battery 100 %, temperature 25.06 °C */
+	const guint8 p1[] = { 0x40, 0x00, 0x09, 0x01, 0x64, 0x02, 0xca, 0x09 };
+	TbgTestMessage *m;
+
+	g_assert_true (tbg_test_wait_until (bluez_asked, f->bluez, WAIT_MS));
+	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
+	fake_bluez_release_object_manager (f->bluez);
+	expect_connect (f, "{\"device\":\"ATC_000002\",\"type\":\"default\"}");
+	m = expect_telemetry_of (f, "ATC_000002");
+	assert_values (m, "ATC_000002", "{\"battery\":100,\"temperature\":25.06}");
+	tbg_test_message_free (m);
+}
+
 /* ---- reload: the source's validate and reconfigure hooks, in this process ---- */
 
 #define LAMP "A4:C1:38:00:00:0C"
@@ -980,6 +1005,7 @@ main (int argc, char **argv)
 	static const Variant stranger = { .prepare = stranger_with_gatt };
 	static const Variant collider = { .prepare = add_collider };
 	static const Variant stalled = { .prepare = stall_bluez, .no_wait = TRUE };
+	static const Variant held = { .prepare = hold_bluez, .no_wait = TRUE };
 
 	g_test_init (&argc, &argv, NULL);
 #define ADD(p, fn) g_test_add ("/ble/" p, Fixture, NULL, setup, fn, teardown)
@@ -1004,6 +1030,7 @@ main (int argc, char **argv)
 	g_test_add ("/ble/value-not-known", Fixture, NULL, setup, test_value_not_known, teardown);
 	ADDV ("bthome-name-collision", collider, test_bthome_name_collision);
 	ADDV ("bluez-stalled", stalled, test_bluez_stalled);
+	ADDV ("bluez-change-during-start", held, test_bluez_change_during_start);
 #undef ADDV
 	g_test_add_func ("/ble/reconfigure", test_reconfigure);
 	g_test_add ("/ble/sighup", Fixture, NULL, setup, test_sighup, teardown);
