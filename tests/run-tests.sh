@@ -68,14 +68,30 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 step "make check (ASan/UBSan)" check asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
-step "valgrind" make -C "$out/plain" check-valgrind
+# The fuzzers run for a fixed time, one core at a time: beside the valgrind
+# and distcheck steps rather than after them. Their output and failures
+# are collected once both are done.
+fuzz_pid=
 if command -v clang > /dev/null; then
 	step "build (clang, fuzzers)" build fuzz CC=clang --enable-fuzzing CFLAGS="-O1 -g"
-	step "fuzz (${fuzz_seconds} s each)" make -C "$out/fuzz" fuzz FUZZ_SECONDS="$fuzz_seconds"
+	(
+		failed_steps=()
+		step "fuzz (${fuzz_seconds} s each)" make -C "$out/fuzz" fuzz FUZZ_SECONDS="$fuzz_seconds"
+		printf '%s\n' "${failed_steps[@]}" > "$out/fuzz.failed"
+	) > "$out/fuzz-step.out" 2>&1 &
+	fuzz_pid=$!
 else
 	failed_steps+=("fuzz (clang missing)")
 fi
+step "valgrind" make -C "$out/plain" check-valgrind
 step "distcheck" bash -c "make -C '$out/plain' -j'$jobs' distcheck TESTS= > '$out/distcheck.out' 2>&1 || { tail -n 60 '$out/distcheck.out'; exit 1; }"
+if [ -n "$fuzz_pid" ]; then
+	wait "$fuzz_pid"
+	cat "$out/fuzz-step.out"
+	while IFS= read -r name; do
+		[ -n "$name" ] && failed_steps+=("$name")
+	done < "$out/fuzz.failed"
+fi
 
 passed=0
 failed=0
