@@ -169,11 +169,15 @@ tbg_test_broker_stop (TbgTestBroker *b)
 
 	if (b->pid == 0)
 		return;
-	kill (b->pid, SIGTERM);
-	/* mosquitto has been seen to miss a SIGTERM and serve on for good,
-	 * which hung the whole suite in waitpid: the broker has to go. */
-	for (int i = 0; i < 1000 && (reaped = waitpid (b->pid, NULL, WNOHANG)) == 0; i++)
+	/* mosquitto sets its "run" flag only after it has installed its SIGTERM
+	 * handler and already listens, so a SIGTERM that arrives in between
+	 * (a broker stopped right after it came up) is overwritten and lost:
+	 * repeat it until the broker is gone, and kill one that stays. */
+	for (int i = 0; i < 1000 && (reaped = waitpid (b->pid, NULL, WNOHANG)) == 0; i++) {
+		if (i % 10 == 0)
+			kill (b->pid, SIGTERM);
 		g_usleep (10000);
+	}
 	if (reaped == 0) {
 		g_test_message ("mosquitto %d ignored SIGTERM for 10 s; killing it", (int) b->pid);
 		kill (b->pid, SIGKILL);
