@@ -105,6 +105,18 @@ for trs in "$out"/plain/tests/*.trs "$out"/plain/tests/hw/*.trs "$out"/plain/tes
 	skipped=$((skipped + s))
 	failed=$((failed + f))
 done
+# The failing tests by name, and the assertion each one stopped at (the
+# package builds' own test suites included), next to the summary so that a
+# shortened CI log still says what failed.
+digest=$(for log in "$out"/plain/check*.out "$out"/asan/check.out "$out"/plain/pkg/*.log "$out"/plain/pkg/native/build.log; do
+	[ -f "$log" ] || continue
+	grep -h -E '^(FAIL|ERROR|XPASS):|^not ok|Bail out|ERROR:.*(assertion|failed)|did not|timed out' "$log" |
+		grep -v -E '^# (FAIL|ERROR|XPASS):' | sed "s|^|  ${log#"$out"/}: |"
+done | head -n 40)
+if [ -n "$digest" ]; then
+	echo "failing tests:"
+	echo "$digest"
+fi
 if [ ${#failed_steps[@]} -gt 0 ]; then
 	echo "failed steps: ${failed_steps[*]}"
 	failed=$((failed + ${#failed_steps[@]}))
