@@ -57,6 +57,13 @@ check () {
 }
 
 mkdir -p "$out"
+# Every build here is out of tree; configure refuses that while the source
+# tree itself is configured ("source directory already configured").
+if [ -f "$top/config.status" ]; then
+	echo "==> the source tree was configured in place: make distclean there first"
+	make -C "$top" distclean > "$out/distclean-srcdir.out" 2>&1 ||
+		{ tail -n 20 "$out/distclean-srcdir.out"; rm -f "$top/config.status"; }
+fi
 step "autogen" bash -c "cd '$top' && NOCONFIGURE=1 ./autogen.sh > '$out/autogen.out' 2>&1"
 step "build (-Werror)" build plain
 step "make check" check plain
