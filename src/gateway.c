@@ -469,6 +469,8 @@ _tbg_gateway_use_link (TbgGateway *gw, TbgMqttLink *link)
 	                             gw->cfg->gateway.max_inflight, device_profile, gw);
 	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
 	tbg_uplink_set_give_up_after (gw->uplink, gw->cfg->gateway.give_up_after_closes);
+	/* Other server settings: a provisioning under way starts over with them. */
+	_tbg_gateway_credentials_stop (gw);
 	_tbg_gateway_connect (gw);
 }
 

@@ -135,14 +135,21 @@ token_connected (gpointer data)
 	return broker_log_count (data, "u'" TOKEN "'") > 0;
 }
 
-/* The next request, checked field by field. */
+/* The next request @tb sees, checked whole. */
+static void
+expect_request_on (TbgTestPeer *tb, const char *key, guint timeout_ms)
+{
+	g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (tb, TBG_PROVISION_REQUEST_TOPIC, timeout_ms);
+	g_autofree char *want = g_strdup_printf ("{\"deviceName\":\"gw-test\",\"provisionDeviceKey\":\"%s\","
+	                                         "\"provisionDeviceSecret\":\"SECRET\",\"gateway\":true}", key);
+
+	tbg_assert_json_eq (m->payload, want);
+}
+
 static void
 expect_request (Fixture *f, guint timeout_ms)
 {
-	g_autoptr (TbgTestMessage) m = tbg_test_peer_expect (f->tb, TBG_PROVISION_REQUEST_TOPIC, timeout_ms);
-
-	tbg_assert_json_eq (m->payload, "{\"deviceName\":\"gw-test\",\"provisionDeviceKey\":\"KEY\","
-	                    "\"provisionDeviceSecret\":\"SECRET\",\"gateway\":true}");
+	expect_request_on (f->tb, "KEY", timeout_ms);
 }
 
 static void
@@ -231,6 +238,49 @@ test_configured_token_wins (Fixture *f, gconstpointer data)
 	g_assert_cmpuint (broker_log_count (f, "u'MINE'"), ==, 1);
 	g_assert_cmpuint (broker_log_count (f, "u'STORED'"), ==, 0);
 	g_assert_cmpuint (broker_log_count (f, "u'provision'"), ==, 0);
+}
+
+static void
+reload (Fixture *f)
+{
+	g_autoptr (GError) error = NULL;
+
+	g_assert_true (tbg_gateway_reload (f->gw, load (f), &error));
+	g_assert_no_error (error);
+}
+
+/* A reload while provisioning: other provisioning settings ask again with
+ * them; another server asks that one. */
+static void
+test_reload_while_provisioning (Fixture *f, gconstpointer data)
+{
+	TbgTestBroker *first = f->broker;
+	TbgTestBroker *other = tbg_test_broker_start ();
+	TbgTestPeer *other_tb = tbg_test_peer_new_for (tbg_test_broker_port (other), TBG_PROVISION_REQUEST_TOPIC);
+
+	start_gateway (f);
+	expect_request (f, WAIT_MS);
+	write_conf (f, "KEY2");
+	reload (f);
+	expect_request_on (f->tb, "KEY2", WAIT_MS);
+	g_assert_true (source_is (f, "provisioning"));
+
+	/* [server] port changes to another broker's. */
+	f->broker = other;
+	write_conf (f, "KEY2");
+	reload (f);
+	expect_request_on (other_tb, "KEY2", WAIT_MS);
+	tbg_test_peer_publish (other_tb, TBG_PROVISION_RESPONSE_TOPIC, success_answer);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	g_assert_true (source_is (f, "provisioned"));
+	g_assert_cmpuint (broker_log_count (f, "u'" TOKEN "'"), ==, 1);
+	/* The first server was asked twice, once per key, and no more. */
+	g_assert_null (tbg_test_peer_wait (f->tb, NULL, 0));
+	f->broker = first;
+	g_assert_cmpuint (broker_log_count (f, "u'provision'"), ==, 2);
+	g_assert_cmpuint (broker_log_count (f, "u'" TOKEN "'"), ==, 0);
+	tbg_test_peer_free (other_tb);
+	tbg_test_broker_free (other);
 }
 
 typedef struct {
@@ -422,6 +472,7 @@ main (int argc, char **argv)
 #define ADD(p, fn) g_test_add ("/provision/" p, Fixture, NULL, setup, fn, teardown)
 	ADD ("success-restart-reload", test_success);
 	ADD ("configured-token-wins", test_configured_token_wins);
+	ADD ("reload-while-provisioning", test_reload_while_provisioning);
 	ADD ("not-found-backs-off", test_not_found_backs_off);
 	ADD ("malformed-then-success", test_malformed_then_success);
 	ADD ("unsupported-type", test_unsupported_type);
