@@ -109,3 +109,21 @@ _tbg_gateway_credentials_reloaded (TbgGateway *gw, const TbgConfig *old_cfg, gbo
 	if (now == TBG_CREDENTIALS_PROVISIONING && gw->provisioner == NULL)
 		_tbg_gateway_connect (gw);
 }
+
+gboolean
+_tbg_gateway_credentials_reconnect (TbgGateway *gw)
+{
+	if (gw->provisioner != NULL) {
+		tbg_provisioner_reconnect (gw->provisioner);
+		return TRUE;
+	}
+	/* Provisioning gave up (see provisioned()): a person asks to try
+	 * again, not to connect without a token. */
+	if (gw->cfg->server.access_token == NULL && gw->cfg->provision.device_key != NULL &&
+	    gw->cfg->server.cert_file == NULL) {
+		set_source (gw, TBG_CREDENTIALS_PROVISIONING);
+		_tbg_gateway_connect (gw);
+		return TRUE;
+	}
+	return FALSE;
+}

@@ -65,6 +65,8 @@ void _tbg_gateway_credentials_prepare (TbgGateway *gw, TbgConfig *new_cfg);
 void _tbg_gateway_credentials_reloaded (TbgGateway *gw, const TbgConfig *old_cfg,
                                         gboolean new_link);
 void _tbg_gateway_credentials_stop (TbgGateway *gw);
+/* Manager.Reconnect(): TRUE if it concerned provisioning (asking again). */
+gboolean _tbg_gateway_credentials_reconnect (TbgGateway *gw);
 
 /* gateway-rpc.c */
 void _tbg_gateway_rpc_init (TbgGateway *gw);

@@ -799,9 +799,7 @@ tbg_gateway_sync (TbgGateway *gw)
 void
 tbg_gateway_reconnect (TbgGateway *gw)
 {
-	if (gw->provisioner != NULL)
-		tbg_provisioner_reconnect (gw->provisioner);
-	else
+	if (!_tbg_gateway_credentials_reconnect (gw))
 		tbg_mqtt_link_reconnect (gw->link);
 }
 

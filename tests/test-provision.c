@@ -368,6 +368,16 @@ test_unsupported_type (Fixture *f, gconstpointer data)
 	tbg_test_peer_assert_quiet (f->tb, NULL, 3000);
 	g_assert_cmpuint (broker_log_count (f, "u'provision'"), ==, 1);
 	g_assert_false (tbg_gateway_get_link_up (f->gw));
+
+	/* Manager.Reconnect() asks again (never connects without a token). */
+	tbg_gateway_reconnect (f->gw);
+	g_assert_true (source_is (f, "provisioning"));
+	expect_request (f, WAIT_MS);
+	g_assert_cmpuint (broker_log_count (f, "u'provision'"), ==, 2);
+	g_assert_cmpuint (broker_log_count (f, " as tbgwd-"), ==, 2);
+	answer (f, success_answer);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	g_assert_true (source_is (f, "provisioned"));
 }
 
 /* ---- the daemon: the Manager's CredentialsSource property ---------------- */
