@@ -389,6 +389,13 @@ load_server (TbgConfig *cfg, GError **error)
 		             _("give either access-token or access-token-file, not both"));
 	if (token_file != NULL && !read_token_file (cfg, token_file, error))
 		return FALSE;
+	/* ThingsBoard opens a provisioning-only session for either. */
+	if (g_strcmp0 (cfg->server.client_id, "provision") == 0 ||
+	    g_strcmp0 (cfg->server.access_token, "provision") == 0)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g,
+		             g_strcmp0 (cfg->server.client_id, "provision") == 0 ? "client-id"
+		             : token_file ? "access-token-file" : "access-token",
+		             _("ThingsBoard reserves “provision” for device provisioning"));
 
 	cfg->server.ca_file = tbg_config_get_string (cfg, g, "ca-file", NULL);
 	cfg->server.cert_file = tbg_config_get_string (cfg, g, "cert-file", NULL);

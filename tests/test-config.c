@@ -180,6 +180,8 @@ static const BadCase bad_cases[] = {
 	{ "[gateway]\nattribute-request-format=both\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [gateway] attribute-request-format:" },
 	{ "[gateway]\nmax-payload-bytes=10\n", TBG_CONFIG_ERROR_BAD_VALUE, "from 256 to" },
 	{ "[storage]\npath=relative/dir\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [storage] path: must be an absolute directory" },
+	{ "[server]\nclient-id=provision\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] client-id: ThingsBoard reserves “provision” for device provisioning" },
+	{ "[server]\n\naccess-token=provision\n", TBG_CONFIG_ERROR_BAD_VALUE, ":3: [server] access-token: ThingsBoard reserves" },
 	{ "[server]\nport=1\nprovision-device-key=k\n", TBG_CONFIG_ERROR_BAD_VALUE, ":3: [server] provision-device-key: needs provision-device-secret or provision-secret-file" },
 	{ "[server]\nprovision-device-secret=s\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] provision-device-secret: needs provision-device-key" },
 	{ "[server]\nprovision-device-name=n\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] provision-device-name: needs provision-device-key" },
