@@ -152,19 +152,3 @@ tbg_provision_response_clear (TbgProvisionResponse *r)
 	g_clear_pointer (&r->error_msg, g_free);
 	r->status = TBG_PROVISION_FAILURE;
 }
-
-const char *
-tbg_provision_status_to_string (TbgProvisionStatus status)
-{
-	switch (status) {
-	case TBG_PROVISION_SUCCESS:
-		return "SUCCESS";
-	case TBG_PROVISION_NOT_FOUND:
-		return "NOT_FOUND";
-	case TBG_PROVISION_FAILURE:
-		return "FAILURE";
-	case TBG_PROVISION_UNSUPPORTED:
-		return "SUCCESS";
-	}
-	return "?";
-}

@@ -45,4 +45,3 @@ char    *tbg_provision_request (const char *device_name, const char *key, const 
 gboolean tbg_provision_response_parse (const void *payload, gsize len, TbgProvisionResponse *out,
                                        GError **error);
 void     tbg_provision_response_clear (TbgProvisionResponse *r);
-const char *tbg_provision_status_to_string (TbgProvisionStatus status);
