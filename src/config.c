@@ -12,7 +12,9 @@ G_DEFINE_QUARK (tbg-config-error-quark, tbg_config_error)
 
 static const char * const server_keys[] = {
 	"host", "port", "access-token", "access-token-file", "client-id", "tls",
-	"ca-file", "cert-file", "key-file", "keepalive", NULL
+	"ca-file", "cert-file", "key-file", "keepalive",
+	"provision-device-key", "provision-device-secret", "provision-secret-file",
+	"provision-device-name", NULL
 };
 static const char * const gateway_keys[] = {
 	"max-payload-bytes", "max-inflight", "linger-ms", "rpc-timeout-ms",
@@ -71,6 +73,11 @@ tbg_config_free (TbgConfig *cfg)
 	g_free (cfg->server.cert_file);
 	g_free (cfg->server.key_file);
 	g_free (cfg->storage.path);
+	g_free (cfg->provision.device_key);
+	if (cfg->provision.device_secret != NULL)
+		explicit_bzero (cfg->provision.device_secret, strlen (cfg->provision.device_secret));
+	g_free (cfg->provision.device_secret);
+	g_free (cfg->provision.device_name);
 	g_key_file_unref (cfg->keyfile);
 	g_hash_table_unref (cfg->lines);
 	g_free (cfg);
@@ -278,21 +285,75 @@ warn_if_others_may_read (const char *path, const char *what)
 		           path, what, st.st_mode & 07777);
 }
 
+/* A secret kept in a file of its own: the whole file, blanks stripped. */
 static gboolean
-read_token_file (TbgConfig *cfg, const char *path, GError **error)
+read_secret_file (TbgConfig *cfg, const char *key, const char *path, const char *what,
+                  char **out, GError **error)
 {
 	g_autofree char *text = NULL;
 	g_autoptr (GError) local = NULL;
 
 	if (!g_file_get_contents (path, &text, NULL, &local))
-		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", key,
 		             "%s", local->message);
-	warn_if_others_may_read (path, _("the access token file"));
+	warn_if_others_may_read (path, what);
 	g_strstrip (text);
 	if (text[0] == '\0')
-		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "access-token-file",
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", key,
 		             _("%s is empty"), path);
-	cfg->server.access_token = g_steal_pointer (&text);
+	*out = g_steal_pointer (&text);
+	return TRUE;
+}
+
+static gboolean
+read_token_file (TbgConfig *cfg, const char *path, GError **error)
+{
+	return read_secret_file (cfg, "access-token-file", path, _("the access token file"),
+	                         &cfg->server.access_token, error);
+}
+
+/* provision-device-key with its secret (inline or in a file), and the
+ * name the device gets in ThingsBoard. */
+static gboolean
+load_provision (TbgConfig *cfg, GError **error)
+{
+	const char *g = "server";
+	TbgProvisionConfig *p = &cfg->provision;
+	g_autofree char *secret_file = tbg_config_get_string (cfg, g, "provision-secret-file", NULL);
+
+	p->device_key = tbg_config_get_string (cfg, g, "provision-device-key", NULL);
+	p->device_secret = tbg_config_get_string (cfg, g, "provision-device-secret", NULL);
+	p->device_name = tbg_config_get_string (cfg, g, "provision-device-name", NULL);
+	if (p->device_key == NULL) {
+		const char *stray = p->device_secret ? "provision-device-secret"
+		                    : secret_file ? "provision-secret-file"
+		                    : p->device_name ? "provision-device-name" : NULL;
+
+		if (stray != NULL)
+			return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, stray,
+			             _("needs provision-device-key"));
+		return TRUE;
+	}
+	if (p->device_secret != NULL && secret_file != NULL)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, "provision-secret-file",
+		             _("give either provision-device-secret or provision-secret-file, not both"));
+	if (p->device_secret == NULL && secret_file == NULL)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, "provision-device-key",
+		             _("needs provision-device-secret or provision-secret-file"));
+	if (secret_file != NULL &&
+	    !read_secret_file (cfg, "provision-secret-file", secret_file,
+	                       _("the provisioning secret file"), &p->device_secret, error))
+		return FALSE;
+	if (cfg->server.cert_file != NULL)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, "provision-device-key",
+		             _("provisioning gets an access token, but cert-file authenticates already; "
+		               "give one of them"));
+	if (p->device_name == NULL)
+		p->device_name = g_strdup (g_get_host_name ());
+	/* ThingsBoard keeps at most 255 characters of a device name. */
+	if (g_utf8_strlen (p->device_name, -1) > 255)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g, "provision-device-name",
+		             _("longer than 255 characters"));
 	return TRUE;
 }
 
@@ -328,6 +389,13 @@ load_server (TbgConfig *cfg, GError **error)
 		             _("give either access-token or access-token-file, not both"));
 	if (token_file != NULL && !read_token_file (cfg, token_file, error))
 		return FALSE;
+	/* ThingsBoard opens a provisioning-only session for either. */
+	if (g_strcmp0 (cfg->server.client_id, "provision") == 0 ||
+	    g_strcmp0 (cfg->server.access_token, "provision") == 0)
+		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g,
+		             g_strcmp0 (cfg->server.client_id, "provision") == 0 ? "client-id"
+		             : token_file ? "access-token-file" : "access-token",
+		             _("ThingsBoard reserves “provision” for device provisioning"));
 
 	cfg->server.ca_file = tbg_config_get_string (cfg, g, "ca-file", NULL);
 	cfg->server.cert_file = tbg_config_get_string (cfg, g, "cert-file", NULL);
@@ -342,7 +410,9 @@ load_server (TbgConfig *cfg, GError **error)
 		return fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, g,
 		             cfg->server.ca_file ? "ca-file" : "cert-file",
 		             _("certificates are given but tls=false; set tls=true"));
-	return TRUE;
+	if (cfg->server.access_token != NULL)
+		cfg->credentials = token_file ? TBG_CREDENTIALS_TOKEN_FILE : TBG_CREDENTIALS_ACCESS_TOKEN;
+	return load_provision (cfg, error);
 }
 
 static gboolean
@@ -477,6 +547,13 @@ tbg_config_load (const char *path, const char * const *device_prefixes, GError *
 	if (!check_groups (cfg, device_prefixes, error) || !load_server (cfg, error) ||
 	    !load_gateway (cfg, error) || !load_storage (cfg, error))
 		return NULL;
+	/* The provisioned token is kept in the state directory. */
+	if (cfg->provision.device_key != NULL && cfg->storage.path == NULL) {
+		fail (cfg, error, TBG_CONFIG_ERROR_BAD_VALUE, "server", "provision-device-key",
+		      _("provisioning needs a state directory to keep the token in; "
+		        "[storage] path=memory has none"));
+		return NULL;
+	}
 	return g_steal_pointer (&cfg);
 }
 

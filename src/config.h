@@ -36,6 +36,23 @@ typedef struct {
 	guint     keepalive_s;
 } TbgServerConfig;
 
+/* [server] provision-*: what ThingsBoard's device provisioning needs. */
+typedef struct {
+	char     *device_key;       /* NULL: no provisioning */
+	char     *device_secret;
+	char     *device_name;      /* default: the host name */
+} TbgProvisionConfig;
+
+/* Where the access token comes from; a configured token wins over a stored
+ * (provisioned) one, which wins over provisioning. */
+typedef enum {
+	TBG_CREDENTIALS_NONE,          /* anonymous, or a client certificate */
+	TBG_CREDENTIALS_ACCESS_TOKEN,  /* [server] access-token */
+	TBG_CREDENTIALS_TOKEN_FILE,    /* [server] access-token-file */
+	TBG_CREDENTIALS_PROVISIONED,   /* stored in the state directory by provisioning */
+	TBG_CREDENTIALS_PROVISIONING,  /* none yet: to be asked for */
+} TbgCredentialsSource;
+
 typedef enum {
 	TBG_ATTR_REQUEST_SPLIT,     /* one request per scope: what ThingsBoard parses */
 	TBG_ATTR_REQUEST_COMBINED,  /* the documented {"client":[..],"shared":[..]} form */
@@ -66,6 +83,8 @@ struct _TbgConfig {
 	TbgServerConfig  server;
 	TbgGatewayConfig gateway;
 	TbgStorageConfig storage;
+	TbgProvisionConfig provision;
+	TbgCredentialsSource credentials;  /* config: token or file; credentials.c the rest */
 	gboolean         session_bus;  /* --session: not from the file */
 	GKeyFile        *keyfile;
 	GHashTable      *lines;     /* "group\nkey" and "group" → line number */

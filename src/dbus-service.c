@@ -519,6 +519,15 @@ on_link_up (GObject *obj, GParamSpec *pspec, gpointer data)
 	tbg_dbus_manager_set_server (src->manager, tbg_gateway_get_server (src->gw));
 }
 
+static void
+on_credentials_source (GObject *obj, GParamSpec *pspec, gpointer data)
+{
+	DbusService *src = data;
+
+	tbg_dbus_manager_set_credentials_source (src->manager,
+	                                         tbg_gateway_get_credentials_source (src->gw));
+}
+
 static gboolean
 update_queue (gpointer data)
 {
@@ -550,6 +559,7 @@ tbg_dbus_service_new (GDBusConnection *bus, TbgGateway *gw, TbgDbusReloadFunc re
 	tbg_dbus_manager_set_version (src->manager, PACKAGE_VERSION);
 	tbg_dbus_manager_set_server (src->manager, tbg_gateway_get_server (gw));
 	tbg_dbus_manager_set_connected (src->manager, tbg_gateway_get_link_up (gw));
+	tbg_dbus_manager_set_credentials_source (src->manager, tbg_gateway_get_credentials_source (gw));
 	g_signal_connect (src->manager, "handle-create-device", G_CALLBACK (handle_create_device), src);
 	g_signal_connect (src->manager, "handle-remove-device", G_CALLBACK (handle_remove_device), src);
 	g_signal_connect (src->manager, "handle-reconnect", G_CALLBACK (handle_reconnect), src);
@@ -564,6 +574,7 @@ tbg_dbus_service_new (GDBusConnection *bus, TbgGateway *gw, TbgDbusReloadFunc re
 	g_signal_connect (gw, "device-added", G_CALLBACK (on_device_added), src);
 	g_signal_connect (gw, "device-removed", G_CALLBACK (on_device_removed), src);
 	g_signal_connect (gw, "notify::link-up", G_CALLBACK (on_link_up), src);
+	g_signal_connect (gw, "notify::credentials-source", G_CALLBACK (on_credentials_source), src);
 	devices = tbg_gateway_list_devices (gw);
 	for (guint i = 0; i < devices->len; i++)
 		export_device (src, g_ptr_array_index (devices, i));

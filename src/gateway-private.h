@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "gateway-codec.h"
 #include "mqtt-link.h"
+#include "provision.h"
 #include "ratelimit.h"
 #include "uplink.h"
 
@@ -41,6 +42,7 @@ struct _TbgGateway {
 	guint64                  drops_seen;      /* outbox->dropped accounted for */
 	gint64                   full_logged;     /* monotonic µs of the last "full" line */
 	gint64                   expired_logged;  /* and of the last "expired" line */
+	TbgProvisioner          *provisioner;     /* while asking for an access token */
 	/* shutdown */
 	GSourceFunc              done;
 	gpointer                 done_data;
@@ -49,6 +51,22 @@ struct _TbgGateway {
 
 /* gateway.c */
 void _tbg_gateway_warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Moves the uplink to @link (not started yet) and connects. */
+void _tbg_gateway_use_link (TbgGateway *gw, TbgMqttLink *link);
+TbgMqttLink *_tbg_gateway_new_link (TbgGateway *gw, const TbgConfig *cfg, GError **error);
+
+/* gateway-credentials.c: the access token, provisioning */
+/* Connects with the credentials gw->cfg names, provisioning first if it has none. */
+void _tbg_gateway_connect (TbgGateway *gw);
+/* Before a reload compares @new_cfg's [server] with the running one. */
+void _tbg_gateway_credentials_prepare (TbgGateway *gw, TbgConfig *new_cfg);
+/* After a reload (@old_cfg: the config before; @new_link: it connected anew). */
+void _tbg_gateway_credentials_reloaded (TbgGateway *gw, const TbgConfig *old_cfg,
+                                        gboolean new_link);
+void _tbg_gateway_credentials_stop (TbgGateway *gw);
+/* Manager.Reconnect(): TRUE if it concerned provisioning (asking again). */
+gboolean _tbg_gateway_credentials_reconnect (TbgGateway *gw);
 
 /* gateway-rpc.c */
 void _tbg_gateway_rpc_init (TbgGateway *gw);

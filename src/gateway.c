@@ -5,6 +5,7 @@
  * (gateway-private.h). */
 #include "gateway-private.h"
 #include "gateway-codec.h"
+#include "credentials.h"
 #include "mqtt-link.h"
 #include "ratelimit.h"
 #include "spool.h"
@@ -20,7 +21,7 @@ G_DEFINE_QUARK (tbg-error-quark, tbg_error)
 #define WARN_BURST      10
 #define WARN_WINDOW_US  (60 * G_USEC_PER_SEC)
 
-enum { PROP_0, PROP_LINK_UP, N_PROPS };
+enum { PROP_0, PROP_LINK_UP, PROP_CREDENTIALS_SOURCE, N_PROPS };
 static GParamSpec *props[N_PROPS];
 enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -58,6 +59,7 @@ tbg_gateway_dispose (GObject *object)
 	g_clear_handle_id (&gw->grace_id, g_source_remove);
 	_tbg_gateway_rpc_dispose (gw);
 	_tbg_gateway_attributes_dispose (gw);
+	_tbg_gateway_credentials_stop (gw);
 	g_clear_pointer (&gw->uplink, tbg_uplink_free);
 	g_clear_pointer (&gw->link, tbg_mqtt_link_free);
 	G_OBJECT_CLASS (tbg_gateway_parent_class)->dispose (object);
@@ -88,6 +90,9 @@ tbg_gateway_get_property (GObject *object, guint id, GValue *value, GParamSpec *
 	case PROP_LINK_UP:
 		g_value_set_boolean (value, tbg_gateway_get_link_up (gw));
 		break;
+	case PROP_CREDENTIALS_SOURCE:
+		g_value_set_string (value, tbg_gateway_get_credentials_source (gw));
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
 	}
@@ -103,6 +108,8 @@ tbg_gateway_class_init (TbgGatewayClass *klass)
 	object_class->get_property = tbg_gateway_get_property;
 	props[PROP_LINK_UP] = g_param_spec_boolean ("link-up", NULL, NULL, FALSE,
 	                                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_CREDENTIALS_SOURCE] = g_param_spec_string ("credentials-source", NULL, NULL, "none",
+	                                                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	g_object_class_install_properties (object_class, N_PROPS, props);
 	signals[SIGNAL_DEVICE_ADDED] =
 		g_signal_new ("device-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -444,6 +451,29 @@ static const TbgMqttLinkCallbacks link_callbacks = {
 	.acked = link_acked,
 };
 
+TbgMqttLink *
+_tbg_gateway_new_link (TbgGateway *gw, const TbgConfig *cfg, GError **error)
+{
+	return tbg_mqtt_link_new (&cfg->server, subscriptions, cfg->gateway.max_inflight,
+	                          &link_callbacks, gw, error);
+}
+
+void
+_tbg_gateway_use_link (TbgGateway *gw, TbgMqttLink *link)
+{
+	tbg_uplink_session_down (gw->uplink);
+	tbg_mqtt_link_free (gw->link);
+	gw->link = link;
+	tbg_uplink_free (gw->uplink);
+	gw->uplink = tbg_uplink_new (gw->link, gw->outbox, gw->cfg->gateway.max_payload_bytes,
+	                             gw->cfg->gateway.max_inflight, device_profile, gw);
+	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
+	tbg_uplink_set_give_up_after (gw->uplink, gw->cfg->gateway.give_up_after_closes);
+	/* Other server settings: a provisioning under way starts over with them. */
+	_tbg_gateway_credentials_stop (gw);
+	_tbg_gateway_connect (gw);
+}
+
 /* A spool that cannot be opened must not stop the gateway: it forwards
  * from memory and says so. */
 static TbgOutbox *
@@ -470,6 +500,7 @@ tbg_gateway_new (TbgConfig *cfg, const TbgSource * const *sources, GError **erro
 	gw->sources = sources;
 	if (!check_source_groups (cfg, sources, error))
 		return NULL;
+	tbg_credentials_resolve (cfg);
 	/* The link checks certificates and keys: fail before creating any state. */
 	gw->link = tbg_mqtt_link_new (&cfg->server, subscriptions, cfg->gateway.max_inflight,
 	                              &link_callbacks, gw, error);
@@ -494,7 +525,7 @@ tbg_gateway_start (TbgGateway *gw, GError **error)
 	enqueue_own (gw, TBG_RECORD_OWN_ATTRIBUTES, attrs);
 	json_decref (attrs);
 	_tbg_gateway_restart_stats (gw);
-	tbg_mqtt_link_start (gw->link);
+	_tbg_gateway_connect (gw);
 	return TRUE;
 }
 
@@ -577,6 +608,7 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 	/* First everything that can refuse the file; nothing has changed yet. */
 	if (!validate_sources (new_cfg, gw->sources, error))
 		return FALSE;
+	_tbg_gateway_credentials_prepare (gw, new_cfg);
 	if (!tbg_server_config_equal (&new_cfg->server, &gw->cfg->server) ||
 	    new_cfg->gateway.max_inflight != gw->cfg->gateway.max_inflight) {
 		link = tbg_mqtt_link_new (&new_cfg->server, subscriptions, new_cfg->gateway.max_inflight,
@@ -591,17 +623,12 @@ tbg_gateway_reload (TbgGateway *gw, TbgConfig *cfg, GError **error)
 	gw->cfg = g_steal_pointer (&new_cfg);
 	if (link != NULL) {
 		g_message (_("Server settings changed; reconnecting"));
-		tbg_uplink_session_down (gw->uplink);
-		tbg_mqtt_link_free (gw->link);
-		gw->link = link;
-		tbg_uplink_free (gw->uplink);
-		gw->uplink = tbg_uplink_new (gw->link, gw->outbox, gw->cfg->gateway.max_payload_bytes,
-		                             gw->cfg->gateway.max_inflight, device_profile, gw);
-		tbg_mqtt_link_start (gw->link);
+		_tbg_gateway_use_link (gw, link);
 	} else {
 		tbg_uplink_set_limits (gw->uplink, gw->cfg->gateway.max_payload_bytes,
 		                       gw->cfg->gateway.max_inflight);
 	}
+	_tbg_gateway_credentials_reloaded (gw, old_cfg, link != NULL);
 	tbg_uplink_set_linger (gw->uplink, gw->cfg->gateway.linger_ms);
 	tbg_uplink_set_give_up_after (gw->uplink, gw->cfg->gateway.give_up_after_closes);
 	if (gw->cfg->gateway.stats_interval_s != old_cfg->gateway.stats_interval_s)
@@ -649,6 +676,7 @@ void
 tbg_gateway_shutdown (TbgGateway *gw, guint grace_ms, GSourceFunc done, gpointer user_data)
 {
 	stop_sources (gw);
+	_tbg_gateway_credentials_stop (gw);
 	g_clear_handle_id (&gw->stats_id, g_source_remove);
 	gw->done = done;
 	gw->done_data = user_data;
@@ -771,7 +799,14 @@ tbg_gateway_sync (TbgGateway *gw)
 void
 tbg_gateway_reconnect (TbgGateway *gw)
 {
-	tbg_mqtt_link_reconnect (gw->link);
+	if (!_tbg_gateway_credentials_reconnect (gw))
+		tbg_mqtt_link_reconnect (gw->link);
+}
+
+const char *
+tbg_gateway_get_credentials_source (TbgGateway *gw)
+{
+	return tbg_credentials_source_to_string (gw->cfg->credentials);
 }
 
 void

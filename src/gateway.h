@@ -60,6 +60,9 @@ void        tbg_gateway_shutdown (TbgGateway *gw, guint grace_ms, GSourceFunc do
 const TbgConfig *tbg_gateway_get_config (TbgGateway *gw);
 gboolean    tbg_gateway_get_link_up (TbgGateway *gw);
 const char *tbg_gateway_get_server (TbgGateway *gw);
+/* How the gateway got its access token (the "credentials-source" property):
+ * see tbg_credentials_source_to_string(). */
+const char *tbg_gateway_get_credentials_source (TbgGateway *gw);
 void        tbg_gateway_get_stats (TbgGateway *gw, TbgGatewayStats *stats);
 void        tbg_gateway_reconnect (TbgGateway *gw);
 /* What devices pushed so far is on disk (with a durable spool) when this

@@ -63,6 +63,7 @@ struct _TbgMqttLink {
 	guint                 stable_id;      /* STABLE_MS after CONNACK */
 	gint64                connacked_us;   /* 0: no CONNACK on this instance */
 	gboolean              peer_closed;    /* the pending teardown: the server closed */
+	gboolean              dropped;        /* the pending teardown: tbg_mqtt_link_drop() */
 	guint                 short_lived;    /* sessions in a row closed before STABLE_MS */
 	gboolean              hinted;         /* the same-client-id hint was logged */
 	guint                 server_closes;  /* sessions in a row the server closed */
@@ -140,6 +141,7 @@ drop_instance (TbgMqttLink *link)
 	remove_source (&link->timeout_id);
 	remove_source (&link->teardown_id);
 	remove_source (&link->stable_id);
+	link->dropped = FALSE;
 	link->connacked_us = 0;
 	g_clear_pointer (&link->last_error, g_free);
 	g_hash_table_remove_all (link->pending_subs);
@@ -208,12 +210,16 @@ teardown_cb (gpointer data)
 		? g_strdup_printf ("%s (%s)", t->reason, link->last_error) : g_strdup (t->reason);
 
 	link->teardown_id = 0;
-	if (link->state == LINK_UP)
+	/* Whoever dropped the connection has said why. */
+	if (link->dropped)
+		g_debug ("Closed the connection to %s: %s", link->description, reason);
+	else if (link->state == LINK_UP)
 		g_warning (_("Connection to %s lost: %s"), link->description, reason);
 	else
 		g_warning (_("Could not connect to %s: %s"), link->description, reason);
 	count_session_end (link);
 	link->peer_closed = FALSE;
+	link->dropped = FALSE;
 	drop_instance (link);
 	set_lost (link, LINK_WAITING);
 	schedule_retry (link);
@@ -707,7 +713,8 @@ tbg_mqtt_link_start (TbgMqttLink *link)
 {
 	g_return_if_fail (link->state == LINK_STOPPED);
 	g_message (_("Connecting to %s as %s"), link->description,
-	           link->server.access_token ? _("the configured access token") : _("anonymous"));
+	           g_strcmp0 (link->server.access_token, "provision") == 0 ? _("a device to provision")
+	           : link->server.access_token ? _("its access token") : _("anonymous"));
 	connect_now (link);
 }
 
@@ -753,6 +760,15 @@ tbg_mqtt_link_reconnect (TbgMqttLink *link)
 	set_lost (link, LINK_WAITING);
 	link->attempt = 0;
 	connect_now (link);
+}
+
+void
+tbg_mqtt_link_drop (TbgMqttLink *link, const char *reason)
+{
+	if (link->state == LINK_STOPPED || link->state == LINK_WAITING || link->teardown_id != 0)
+		return;
+	link->dropped = TRUE;
+	teardown_later (link, reason);
 }
 
 void

@@ -37,6 +37,9 @@ gboolean     tbg_mqtt_link_publish (TbgMqttLink *link, const char *topic,
                                     GError **error);
 /* Drop the connection (if any) and connect again at once. */
 void         tbg_mqtt_link_reconnect (TbgMqttLink *link);
+/* Closes the connection as failed: the next attempt waits for the backoff
+ * (unlike reconnect). Safe inside the link's callbacks. */
+void         tbg_mqtt_link_drop (TbgMqttLink *link, const char *reason);
 /* Clean DISCONNECT; no reconnect afterwards. */
 void         tbg_mqtt_link_stop (TbgMqttLink *link);
 /* Sessions in a row, up to the last one, that the server closed itself

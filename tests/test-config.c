@@ -116,7 +116,43 @@ test_token_file (void)
 	cfg = load_text (text, &error, NULL);
 	g_assert_no_error (error);
 	g_assert_cmpstr (cfg->server.access_token, ==, "SECRET-TOKEN");
+	g_assert_cmpint (cfg->credentials, ==, TBG_CREDENTIALS_TOKEN_FILE);
 	g_unlink (token);
+}
+
+static void
+test_provision (void)
+{
+	g_autoptr (GError) error = NULL;
+	g_autofree char *secret = write_config ("  PROV-SECRET \n");
+	g_autofree char *text = NULL;
+	g_autoptr (TbgConfig) cfg = NULL;
+	g_autoptr (TbgConfig) named = NULL;
+	g_autoptr (TbgConfig) plain = NULL;
+
+	g_chmod (secret, 0600);
+	text = g_strdup_printf ("[server]\nprovision-device-key=KEY\nprovision-secret-file=%s\n", secret);
+	cfg = load_text (text, &error, NULL);
+	g_assert_no_error (error);
+	g_assert_cmpstr (cfg->provision.device_key, ==, "KEY");
+	g_assert_cmpstr (cfg->provision.device_secret, ==, "PROV-SECRET");
+	/* The host name by default, as ThingsBoard's own gateway does. */
+	g_assert_cmpstr (cfg->provision.device_name, ==, g_get_host_name ());
+	g_assert_null (cfg->server.access_token);
+	g_assert_cmpint (cfg->credentials, ==, TBG_CREDENTIALS_NONE);
+	g_unlink (secret);
+
+	named = load_text ("[server]\naccess-token=T\nprovision-device-key=K\nprovision-device-secret=S\n"
+	                   "provision-device-name=Pump house\n", &error, NULL);
+	g_assert_no_error (error);
+	g_assert_cmpstr (named->provision.device_name, ==, "Pump house");
+	g_assert_cmpstr (named->provision.device_secret, ==, "S");
+	g_assert_cmpint (named->credentials, ==, TBG_CREDENTIALS_ACCESS_TOKEN);
+
+	plain = load_text ("[server]\nport=1883\n", &error, NULL);
+	g_assert_no_error (error);
+	g_assert_null (plain->provision.device_key);
+	g_assert_null (plain->provision.device_name);
 }
 
 typedef struct {
@@ -144,6 +180,15 @@ static const BadCase bad_cases[] = {
 	{ "[gateway]\nattribute-request-format=both\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [gateway] attribute-request-format:" },
 	{ "[gateway]\nmax-payload-bytes=10\n", TBG_CONFIG_ERROR_BAD_VALUE, "from 256 to" },
 	{ "[storage]\npath=relative/dir\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [storage] path: must be an absolute directory" },
+	{ "[server]\nclient-id=provision\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] client-id: ThingsBoard reserves “provision” for device provisioning" },
+	{ "[server]\n\naccess-token=provision\n", TBG_CONFIG_ERROR_BAD_VALUE, ":3: [server] access-token: ThingsBoard reserves" },
+	{ "[server]\nport=1\nprovision-device-key=k\n", TBG_CONFIG_ERROR_BAD_VALUE, ":3: [server] provision-device-key: needs provision-device-secret or provision-secret-file" },
+	{ "[server]\nprovision-device-secret=s\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] provision-device-secret: needs provision-device-key" },
+	{ "[server]\nprovision-device-name=n\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] provision-device-name: needs provision-device-key" },
+	{ "[server]\nprovision-device-key=k\nprovision-device-secret=s\nprovision-secret-file=/x\n", TBG_CONFIG_ERROR_BAD_VALUE, ":4: [server] provision-secret-file: give either provision-device-secret or provision-secret-file, not both" },
+	{ "[server]\nprovision-device-key=k\nprovision-secret-file=/nonexistent/secret\n", TBG_CONFIG_ERROR_BAD_VALUE, ":3: [server] provision-secret-file:" },
+	{ "[server]\nprovision-device-key=k\nprovision-device-secret=s\n[storage]\npath=memory\n", TBG_CONFIG_ERROR_BAD_VALUE, ":2: [server] provision-device-key: provisioning needs a state directory" },
+	{ "[server]\ntls=true\ncert-file=/c\nkey-file=/k\nprovision-device-key=k\nprovision-device-secret=s\n", TBG_CONFIG_ERROR_BAD_VALUE, ":5: [server] provision-device-key: provisioning gets an access token, but cert-file" },
 };
 
 static void
@@ -235,6 +280,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/config/minimal", test_minimal);
 	g_test_add_func ("/config/full", test_full);
 	g_test_add_func ("/config/token-file", test_token_file);
+	g_test_add_func ("/config/provision", test_provision);
 	g_test_add_func ("/config/missing-file", test_missing_file);
 	g_test_add_func ("/config/check-keys", test_check_keys);
 	g_test_add_func ("/config/server-equal", test_server_equal);

@@ -13,6 +13,7 @@ struct _TbgTestPeer {
 	GQueue            messages;   /* TbgTestMessage */
 	GHashTable       *acked;      /* mids with a PUBACK */
 	gboolean          subscribed;
+	char             *filter;     /* what it subscribes to */
 };
 
 void
@@ -53,8 +54,10 @@ tbg_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_m
 static void
 on_connect (struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *props)
 {
+	TbgTestPeer *p = obj;
+
 	if (rc == 0)
-		mosquitto_subscribe_v5 (mosq, NULL, "v1/#", 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+		mosquitto_subscribe_v5 (mosq, NULL, p->filter, 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
 }
 
 static void
@@ -106,6 +109,12 @@ is_subscribed (gpointer data)
 TbgTestPeer *
 tbg_test_peer_new (guint16 port)
 {
+	return tbg_test_peer_new_for (port, "v1/#");
+}
+
+TbgTestPeer *
+tbg_test_peer_new_for (guint16 port, const char *filter)
+{
 	static gsize init = 0;
 	TbgTestPeer *p = g_new0 (TbgTestPeer, 1);
 	g_autofree char *id = NULL;
@@ -117,6 +126,7 @@ tbg_test_peer_new (guint16 port)
 	}
 	g_mutex_init (&p->lock);
 	g_queue_init (&p->messages);
+	p->filter = g_strdup (filter);
 	p->acked = g_hash_table_new (NULL, NULL);
 	id = g_strdup_printf ("tbgw-test-peer-%d-%u", (int) getpid (), g_random_int ());
 	p->mosq = mosquitto_new (id, true, p);
@@ -148,6 +158,7 @@ tbg_test_peer_free (TbgTestPeer *p)
 	g_queue_clear_full (&p->messages, (GDestroyNotify) tbg_test_message_free);
 	g_hash_table_unref (p->acked);
 	g_mutex_clear (&p->lock);
+	g_free (p->filter);
 	g_free (p);
 }
 

@@ -25,6 +25,8 @@ typedef struct _TbgTestPeer TbgTestPeer;
  * sees its own publishes; returns once the subscription is acknowledged.
  * It reconnects and subscribes again by itself after a broker restart. */
 TbgTestPeer    *tbg_test_peer_new (guint16 port);
+/* The same with another topic filter than v1/#. */
+TbgTestPeer    *tbg_test_peer_new_for (guint16 port, const char *filter);
 void            tbg_test_peer_free (TbgTestPeer *p);
 /* The next message on @topic (any topic if NULL) within @timeout_ms, or
  * NULL. Messages on other topics stay queued, in order. */
