@@ -51,6 +51,18 @@ static const GOptionEntry common_entries[] = {
 	{ NULL }
 };
 
+/* Our own --help rather than GOption's, which would exit() from inside
+ * the parser. */
+static gboolean opt_help;
+
+static const GOptionEntry help_entries[] = {
+	{ "help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_("show this command's usage and options"), NULL },
+	{ NULL }
+};
+
+/* parse_command_line(): the command's help was asked for and printed */
+#define HELP_SHOWN (-1)
+
 static const TbgCtlCommand *
 lookup (const char *name)
 {
@@ -63,22 +75,50 @@ lookup (const char *name)
 	return NULL;
 }
 
+/* GOption prints a description as it is: break it into lines of at most
+ * @width bytes at blanks (the texts are ASCII or nearly). */
+static char *
+wrap (const char *text, gsize width)
+{
+	g_auto (GStrv) words = g_strsplit (text, " ", -1);
+	GString *out = g_string_new (NULL);
+	gsize line = 0;
+
+	for (guint i = 0; words[i] != NULL; i++) {
+		gsize n = strlen (words[i]);
+
+		if (line > 0 && line + 1 + n > width) {
+			g_string_append_c (out, '\n');
+			line = 0;
+		} else if (line > 0) {
+			g_string_append_c (out, ' ');
+			line++;
+		}
+		g_string_append (out, words[i]);
+		line += n;
+	}
+	return g_string_free (out, FALSE);
+}
+
 static GOptionContext *
 command_context (const TbgCtlCommand *cmd)
 {
 	g_autofree char *usage = g_strdup_printf ("%s %s", cmd->name, cmd->args);
 	GOptionContext *ctx = g_option_context_new (usage);
 	GOptionEntry session_only[] = { common_entries[0], { NULL } };
+	g_autofree char *description = wrap (_(cmd->description), 78);
 
 	g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
+	g_option_context_set_help_enabled (ctx, FALSE);
 	g_option_context_set_summary (ctx, _(cmd->summary));
-	g_option_context_set_description (ctx, _(cmd->description));
+	g_option_context_set_description (ctx, description);
 	if (cmd->entries != NULL)
 		g_option_context_add_main_entries (ctx, cmd->entries, GETTEXT_PACKAGE);
 	/* where --json is the command's input, the output format is chosen
 	 * before the command's name */
 	g_option_context_add_main_entries (ctx, cmd->json_is_input ? session_only : common_entries,
 	                                   GETTEXT_PACKAGE);
+	g_option_context_add_main_entries (ctx, help_entries, GETTEXT_PACKAGE);
 	return ctx;
 }
 
@@ -208,6 +248,13 @@ parse_command_line (TbgCtl *ctl, const TbgCtlCommand *cmd, int argc, char **argv
 		g_strfreev (args);
 		return tbg_ctl_usage_error (ctl, "%s", error->message);
 	}
+	if (opt_help) {
+		g_autofree char *text = g_option_context_get_help (ctx, TRUE, NULL);
+
+		g_print ("%s", text);
+		g_strfreev (args);
+		return HELP_SHOWN;
+	}
 	ctl->session |= opt_session;
 	ctl->json |= opt_json;
 	n = (int) g_strv_length (args) - 1;
@@ -271,6 +318,8 @@ main (int argc, char **argv)
 		return tbg_ctl_usage_error (&ctl, _("unknown command “%s”"), argv[i]);
 	ctl.cmd = cmd;
 	rc = parse_command_line (&ctl, cmd, argc - i - 1, argv + i + 1, &args);
+	if (rc == HELP_SHOWN)
+		return TBG_CTL_EXIT_OK;
 	if (rc != TBG_CTL_EXIT_OK)
 		return rc;
 	if (cmd == &help_command)
