@@ -2,10 +2,9 @@
 /* tbgwctl-data.c — values to and from ThingsBoard: telemetry, attributes,
  * request-attributes, claim. */
 #include "tbgwctl-commands.h"
+#include "tbgwctl-values.h"
 #include "dbus-json.h"
 #include "i18n.h"
-
-#include <string.h>
 
 /* ---- telemetry, attributes --------------------------------------------------------- */
 
@@ -22,42 +21,6 @@ static const GOptionEntry attributes_entries[] = {
 	{ NULL }
 };
 
-/* KEY=VALUE: VALUE is JSON when it parses as JSON, a string otherwise.
- * A number JSON cannot hold (beyond int64 or double) is refused: sending
- * it as a string would change its type behind the user's back. */
-static gboolean
-add_pair (json_t *values, const char *arg, GError **error)
-{
-	const char *eq = strchr (arg, '=');
-	g_autofree char *key = NULL;
-	json_error_t jerr;
-	json_t *v;
-
-	if (eq == NULL || eq == arg) {
-		g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-		             _("“%s” is not KEY=VALUE"), arg);
-		return FALSE;
-	}
-	key = g_strndup (arg, (gsize) (eq - arg));
-	v = json_loads (eq + 1, JSON_DECODE_ANY, &jerr);
-	if (v == NULL && json_error_code (&jerr) == json_error_numeric_overflow) {
-		g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-		             _("the value of “%s” is a number out of range (%s): integers go up to "
-		               "%" G_GINT64_FORMAT ", reals to about 1.8e308; write '%s=\"%s\"' to send it "
-		               "as a string"), key, jerr.text, G_MAXINT64, key, eq + 1);
-		return FALSE;
-	}
-	if (v == NULL)
-		v = json_string (eq + 1);
-	if (v == NULL) {
-		g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-		             _("the value of “%s” is not UTF-8"), key);
-		return FALSE;
-	}
-	json_object_set_new (values, key, v);
-	return TRUE;
-}
-
 /* Shared by telemetry and attributes: DEVICE KEY=VALUE... or --json TEXT. */
 static int
 parse_values (TbgCtl *ctl, int argc, char **argv, TbgDbusDevice **device, GVariant **values)
@@ -67,7 +30,7 @@ parse_values (TbgCtl *ctl, int argc, char **argv, TbgDbusDevice **device, GVaria
 	int rc = TBG_CTL_EXIT_OK;
 
 	for (int i = 1; i < argc && rc == TBG_CTL_EXIT_OK; i++) {
-		if (!add_pair (obj, argv[i], &error))
+		if (!tbg_ctl_add_pair (obj, argv[i], &error))
 			rc = tbg_ctl_usage_error (ctl, "%s", error->message);
 	}
 	if (rc == TBG_CTL_EXIT_OK && argc > 1 && opt_json_text != NULL)
