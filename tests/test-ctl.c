@@ -1183,7 +1183,12 @@ test_ctl_completion (Fixture *f, gconstpointer data)
 	ASSERT_COMPLETES ("tbgwctl --session create --", "--help\n--json\n--session\n--type\n");
 	ASSERT_COMPLETES ("tbgwctl --session claim Thermo\\ 1 --d", "--duration\n");
 	ASSERT_COMPLETES ("tbgwctl --session claim Thermo\\ 1 --duration ", "1d\n1h\n30s\n5m\n60s\n");
+	ASSERT_COMPLETES ("tbgwctl --session claim Thermo\\ 1 --duration=1", "1d\n1h\n");
 	ASSERT_COMPLETES ("tbgwctl --session create --type ", "");
+	ASSERT_COMPLETES ("tbgwctl --session create --type=", "");
+	/* a value given with = is not the DEVICE */
+	ASSERT_COMPLETES ("tbgwctl --session claim --secret=x Bo", "Boiler\\ room\n");
+	ASSERT_COMPLETES ("tbgwctl --session claim --secret x Bo", "Boiler\\ room\n");
 	ASSERT_COMPLETES ("tbgwctl --session devices --n", "--names\n--null\n");
 	ASSERT_COMPLETES ("tbgwctl --session help cl", "claim\n");
 	ASSERT_COMPLETES ("tbgwctl --", "--help\n--json\n--session\n--version\n");
