@@ -1194,6 +1194,105 @@ test_ctl_completion (Fixture *f, gconstpointer data)
 	ASSERT_COMPLETES ("tbgwctl --", "--help\n--json\n--session\n--version\n");
 }
 
+/* ---- status with CredentialsSource ---------------------------------------------------- */
+
+/* Another part of tbgwd adds the manager's CredentialsSource property;
+ * until this tree's tbgwd has it, a stand-in manager on the private bus
+ * has it (and nothing else of tbgwd). */
+static const char fake_manager_xml[] =
+	"<node>"
+	" <interface name='org.tbgw.Gateway1.Manager'>"
+	"  <property name='Version' type='s' access='read'/>"
+	"  <property name='Server' type='s' access='read'/>"
+	"  <property name='Connected' type='b' access='read'/>"
+	"  <property name='QueuedMessages' type='t' access='read'/>"
+	"  <property name='CredentialsSource' type='s' access='read'/>"
+	" </interface>"
+	" <interface name='org.freedesktop.DBus.ObjectManager'>"
+	"  <method name='GetManagedObjects'>"
+	"   <arg name='objects' type='a{oa{sa{sv}}}' direction='out'/>"
+	"  </method>"
+	" </interface>"
+	"</node>";
+
+static GVariant *
+fake_get_property (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                   const char *prop, GError **error, gpointer data)
+{
+	if (g_str_equal (prop, "Version"))
+		return g_variant_new_string ("9.9");
+	if (g_str_equal (prop, "Server"))
+		return g_variant_new_string ("tb.example:8883");
+	if (g_str_equal (prop, "Connected"))
+		return g_variant_new_boolean (TRUE);
+	if (g_str_equal (prop, "QueuedMessages"))
+		return g_variant_new_uint64 (0);
+	return g_variant_new_string ("provisioned");
+}
+
+static void
+fake_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+           const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
+{
+	g_dbus_method_invocation_return_value (inv, g_variant_new_parsed ("(@a{oa{sa{sv}}} {},)"));
+}
+
+static void
+fake_name_acquired (GDBusConnection *c, const char *name, gpointer data)
+{
+	*(gboolean *) data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+	return *(gboolean *) data;
+}
+
+static void
+test_ctl_status_credentials (Fixture *f, gconstpointer data)
+{
+	static const GDBusInterfaceVTable props = { NULL, fake_get_property, NULL, { 0 } };
+	static const GDBusInterfaceVTable calls = { fake_call, NULL, NULL, { 0 } };
+	g_autoptr (GDBusNodeInfo) node = g_dbus_node_info_new_for_xml (fake_manager_xml, NULL);
+	g_autoptr (GError) error = NULL;
+	gboolean owned = FALSE;
+	guint ids[2], name_id;
+	CtlRun r;
+	json_t *j;
+
+	daemon_stop (f);
+	ids[0] = g_dbus_connection_register_object (f->conn, MANAGER, node->interfaces[0], &props,
+	                                            NULL, NULL, &error);
+	g_assert_no_error (error);
+	ids[1] = g_dbus_connection_register_object (f->conn, MANAGER, node->interfaces[1], &calls,
+	                                            NULL, NULL, &error);
+	g_assert_no_error (error);
+	name_id = g_bus_own_name_on_connection (f->conn, NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+	                                        fake_name_acquired, NULL, &owned, NULL);
+	g_assert_true (tbg_test_wait_until (flag_set, &owned, WAIT_MS));
+
+	CTL (&r, "status");
+	ctl_assert_ok (&r);
+	g_assert_cmpstr (r.out, ==, "Version:      9.9\n"
+	                            "Server:       tb.example:8883\n"
+	                            "Connected:    yes\n"
+	                            "Credentials:  provisioned\n"
+	                            "Queued:       0 messages\n"
+	                            "Devices:      0\n");
+	ctl_clear (&r);
+	CTL (&r, "--json", "status");
+	ctl_assert_ok (&r);
+	j = json_loads (r.out, 0, NULL);
+	g_assert_cmpstr (json_string_value (json_object_get (j, "credentialsSource")), ==, "provisioned");
+	json_decref (j);
+	ctl_clear (&r);
+
+	g_bus_unown_name (name_id);
+	g_dbus_connection_unregister_object (f->conn, ids[0]);
+	g_dbus_connection_unregister_object (f->conn, ids[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1201,6 +1300,7 @@ main (int argc, char **argv)
 #define ADD(p, fn) g_test_add ("/tbgwctl/" p, Fixture, NULL, setup, fn, teardown)
 	ADD ("commands", test_ctl);
 	ADD ("unreachable", test_ctl_unreachable);
+	ADD ("status-credentials", test_ctl_status_credentials);
 	ADD ("help", test_ctl_help);
 	ADD ("usage", test_ctl_usage);
 	ADD ("numbers", test_ctl_numbers);
