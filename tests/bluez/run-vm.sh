@@ -16,7 +16,7 @@
 # The guest prints its TAP lines prefixed with "TBGW-BLUEZ " on the serial
 # console; everything else on the console becomes a "#" comment.
 #
-# TBGW_BUILD          the build tree with src/tbgwd and src/tbgwctl (required)
+# TBGW_BUILD          the build tree with src/tbgwd and cli/tbgwctl (required)
 # TBGW_SRCDIR         the source tree (required)
 # TBGW_BLUEZ_CACHE    kernel and rootfs cache (default: $TBGW_BUILD/bluez-vm)
 # TBGW_BLUEZ_TIMEOUT  seconds the VM may run before it is killed (default 480)
@@ -40,7 +40,7 @@ for tool in qemu-system-x86_64:qemu-system-x86 mmdebstrap:mmdebstrap cpio:cpio d
 done
 [ "$(id -u)" -eq 0 ] || bail "building the guest's rootfs needs root (mmdebstrap, device nodes)"
 [ "$(dpkg --print-architecture)" = amd64 ] || bail "the guest is amd64 and runs this host's binaries: an amd64 host is needed"
-for b in src/tbgwd src/tbgwctl; do
+for b in src/tbgwd cli/tbgwctl; do
 	[ -x "$build/$b" ] || bail "$build/$b is not built"
 done
 sources=${TBGW_BLUEZ_SOURCES:-}
@@ -77,7 +77,7 @@ vmlinuz=$kdir/boot/vmlinuz-$kver
 # libraries of the binaries under test (so a new dependency needs no edit here)
 pkgs=(systemd-sysv udev dbus kmod procps bluez bluez-test-tools python3 python3-dbus python3-gi
       mosquitto mosquitto-clients)
-libpkgs=$(for b in src/tbgwd src/tbgwctl; do ldd "$build/$b"; done | awk '/=> \// { print $3 }' | sort -u |
+libpkgs=$(for b in src/tbgwd cli/tbgwctl; do ldd "$build/$b"; done | awk '/=> \// { print $3 }' | sort -u |
           while read -r lib; do
 		real=$(readlink -f "$lib")
 		{ dpkg-query -S "$lib" || dpkg-query -S "$real" || dpkg-query -S "${real#/usr}"; } 2> /dev/null |
@@ -125,7 +125,7 @@ cleanup () {
 trap cleanup EXIT
 ov=$work/overlay
 install -D -m 755 "$build/src/tbgwd" "$ov/usr/local/sbin/tbgwd"
-install -D -m 755 "$build/src/tbgwctl" "$ov/usr/local/bin/tbgwctl"
+install -D -m 755 "$build/cli/tbgwctl" "$ov/usr/local/bin/tbgwctl"
 install -D -m 644 "$srcdir/dbus/org.tbgw.Gateway1.conf" "$ov/etc/dbus-1/system.d/org.tbgw.Gateway1.conf"
 for f in guest-test.py peripheral.py; do
 	install -D -m 755 "$srcdir/tests/bluez/$f" "$ov/usr/local/lib/tbgw-bluez/$f"
