@@ -10,14 +10,20 @@ what the central does to us is printed on stdout, one event per line:
 
   commands                      events
   notify UUID HEX               read UUID / write UUID HEX
-  advertise HEX  (BTHome data)  notify-start UUID / notify-stop UUID
+  advertise [HCI] DATA…         notify-start UUID / notify-stop UUID
   drop  (disconnect our links)  notified UUID / not-notifying UUID
-                                registered / advertised / dropped ADDRESS / error TEXT
+                                registered [HCI] / advertised [HCI] / dropped ADDRESS / error TEXT
+
+DATA of an advertisement: sd:UUID16=HEX (service data), md:COMPANY=HEX
+(manufacturer data, the company id in hex), name:NAME (the local name; it
+goes to the scan response), any number of each; it replaces the previous.
 
 Roles: "sensor" (Environmental Sensing 0x2A6E/0x2A6F with read+notify, two
 writable characteristics, and the default pairing agent that answers
 both sides of a Just Works pairing), "stranger" (the same sensor service,
-nobody pairs it), "bthome" (no GATT; only BTHome service data).
+nobody pairs it), "adv" (no GATT; only what `advertise` gives). An "adv"
+process serves every adapter named on its command line (hci2,hci4,…): one
+Python for many sensors, so its commands and events name the adapter.
 """
 import sys
 
@@ -40,7 +46,6 @@ ESS = "0000181a-0000-1000-8000-00805f9b34fb"
 TEST_SVC = "12345678-1234-5678-1234-56789abcdef0"
 LEVEL = "12345678-1234-5678-1234-56789abcdef1"
 MODE = "12345678-1234-5678-1234-56789abcdef2"
-BTHOME = "0000fcd2-0000-1000-8000-00805f9b34fb"
 
 
 def event(*words):
@@ -181,11 +186,11 @@ class Peripheral:
         self.role, self.hci = role, hci
         self.adapter = "/org/bluez/" + hci
         self.bus = dbus.SystemBus()
-        self.root = "/tbgw/" + role
+        self.root = "/tbgw/%s/%s" % (role, hci)
         self.app = Application(self.bus, self.root)
         self.adv = None
         self.adv_serial = 0
-        self.bthome = None
+        self.data = None   # what `advertise` asked for: (service data, manufacturer data, name)
         self.agent = None
         self.pending = 0
         if role in ("sensor", "stranger"):
@@ -199,7 +204,6 @@ class Peripheral:
             self.agent = Agent(self.bus, self.root + "/agent")
         self.bus.add_signal_receiver(self.owner_changed, "NameOwnerChanged", "org.freedesktop.DBus",
                                      arg0=BLUEZ)
-        GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_IN | GLib.IO_HUP, self.command)
         self.wait_for_adapter()
 
     def obj(self, path, iface):
@@ -246,12 +250,19 @@ class Peripheral:
                 self.app, {}, reply_handler=self.registered, error_handler=self.error("RegisterApplication"))
         self.advertise()
         if self.pending == 0:
-            event("registered")
+            self.say("registered")
 
     def registered(self):
         self.pending -= 1
         if self.pending == 0:
-            event("registered")
+            self.say("registered")
+
+    def say(self, what):
+        """An "adv" process speaks for several adapters: its events name theirs."""
+        if self.role == "adv":
+            event(what, self.hci)
+        else:
+            event(what)
 
     def advertise(self):
         """A new payload needs a new registration: bluetoothd reads it once."""
@@ -264,16 +275,26 @@ class Peripheral:
                 self.advertise()
             manager.UnregisterAdvertisement(old, reply_handler=unregistered, error_handler=unregistered)
             return
+        # "peripheral": connectable advertising goes out from the controller's
+        # public address (a "broadcast" one from a new random address each
+        # time), so that a tbgw config can name the sensor by its address
         props = {"Type": "peripheral", "Discoverable": dbus.Boolean(True)}
-        if self.role == "bthome":
-            if self.bthome is None:
-                return
-            # the name stays out: with the service data it would go to the
-            # scan response, which a passive scan never asks for
-            props["ServiceData"] = dbus.Dictionary({"fcd2": dbus.ByteArray(self.bthome)}, signature="sv")
-        else:
+        if self.role == "adv" and self.data is None:
+            return
+        if self.role != "adv":
             props["ServiceUUIDs"] = dbus.Array(["181a"], signature="s")
             props["LocalName"] = "tbgw-" + self.role
+        if self.data is not None:
+            sd, md, name = self.data
+            # a local name goes to the scan response, which a passive scan never asks for
+            if sd:
+                props["ServiceData"] = dbus.Dictionary({k: dbus.ByteArray(v) for k, v in sd.items()},
+                                                       signature="sv")
+            if md:
+                props["ManufacturerData"] = dbus.Dictionary({dbus.UInt16(k): dbus.ByteArray(v)
+                                                             for k, v in md.items()}, signature="qv")
+            if name:
+                props["LocalName"] = name
         self.adv_serial += 1
         self.adv = Advertisement(self.bus, "%s/adv%d" % (self.root, self.adv_serial), props)
         self.pending += 1
@@ -281,31 +302,35 @@ class Peripheral:
                                       error_handler=self.error("RegisterAdvertisement"))
 
     def advertised(self):
-        event("advertised")
+        self.say("advertised")
         self.registered()
 
     # ---- commands
-    def command(self, fd, condition):
-        line = sys.stdin.readline()
-        if not line:
-            loop.quit()
-            return False
-        words = line.split()
-        try:
-            if words[0] == "notify":
-                for c in self.app.characteristics():
-                    if c.uuid == words[1]:
-                        c.notify(bytes.fromhex(words[2]))
-            elif words[0] == "advertise":
-                self.bthome = bytes.fromhex(words[1])
-                self.advertise()
-            elif words[0] == "drop":
-                self.drop()
-            else:
-                event("error", "unknown command", line.strip())
-        except (dbus.exceptions.DBusException, IndexError, ValueError) as e:
-            event("error", words[0] if words else "", str(e).replace("\n", " "))
-        return True
+    def command(self, words):
+        if words[0] == "notify":
+            for c in self.app.characteristics():
+                if c.uuid == words[1]:
+                    c.notify(bytes.fromhex(words[2]))
+        elif words[0] == "advertise":
+            sd, md, name = {}, {}, None
+            for w in words[1:]:
+                kind, _, value = w.partition(":")
+                if kind == "name":
+                    name = value
+                    continue
+                key, _, data = value.partition("=")
+                if kind == "sd":
+                    sd[key] = bytes.fromhex(data)
+                elif kind == "md":
+                    md[int(key, 16)] = bytes.fromhex(data)
+                else:
+                    raise ValueError("advertise: " + w)
+            self.data = (sd, md, name)
+            self.advertise()
+        elif words[0] == "drop":
+            self.drop()
+        else:
+            event("error", "unknown command", " ".join(words))
 
     def drop(self):
         """The link ends from our side: the central sees a remote disconnect."""
@@ -316,8 +341,28 @@ class Peripheral:
                 event("dropped", dev["Address"])
 
 
+def read_command(fd, condition, peripherals):
+    """One command a line; an "adv" process's name the adapter second."""
+    line = sys.stdin.readline()
+    if not line:
+        loop.quit()
+        return False
+    words = line.split()
+    try:
+        if len(peripherals) > 1 or peripherals[0].role == "adv":
+            target = next(p for p in peripherals if p.hci == words[1])
+            del words[1]
+        else:
+            target = peripherals[0]
+        target.command(words)
+    except (dbus.exceptions.DBusException, IndexError, ValueError, StopIteration) as e:
+        event("error", words[0] if words else "", str(e).replace("\n", " "))
+    return True
+
+
 if __name__ == "__main__":
     DBusGMainLoop(set_as_default=True)
     loop = GLib.MainLoop()
-    Peripheral(sys.argv[1], sys.argv[2])
+    peripherals = [Peripheral(sys.argv[1], hci) for hci in sys.argv[2].split(",")]
+    GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_IN | GLib.IO_HUP, read_command, peripherals)
     loop.run()

@@ -75,8 +75,9 @@ vmlinuz=$kdir/boot/vmlinuz-$kver
 
 # ---- the rootfs: what the test uses, and the packages that hold the
 # libraries of the binaries under test (so a new dependency needs no edit here)
+# (python3-cryptography: AES-CCM for the encrypted advertisements the test sends)
 pkgs=(systemd-sysv udev dbus kmod procps bluez bluez-test-tools python3 python3-dbus python3-gi
-      mosquitto mosquitto-clients)
+      python3-cryptography mosquitto mosquitto-clients)
 libpkgs=$(for b in src/tbgwd cli/tbgwctl; do ldd "$build/$b"; done | awk '/=> \// { print $3 }' | sort -u |
           while read -r lib; do
 		real=$(readlink -f "$lib")
