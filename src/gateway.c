@@ -352,11 +352,11 @@ stop_sources (TbgGateway *gw)
 }
 
 static const char * const subscriptions[] = {
-	"v1/gateway/rpc",
-	"v1/gateway/attributes",
-	"v1/gateway/attributes/response",
-	"v1/devices/me/rpc/request/+",
-	"v1/devices/me/attributes",
+	TBG_TOPIC_RPC,
+	TBG_TOPIC_ATTRIBUTES,
+	TBG_TOPIC_ATTRIBUTES_RESPONSE,
+	TBG_TOPIC_OWN_RPC_REQUEST_FILTER,
+	TBG_TOPIC_OWN_ATTRIBUTES,
 	NULL
 };
 

@@ -2,6 +2,7 @@
 /* outbox.c — records and the in-memory outbox. */
 #include "outbox.h"
 #include "record-window.h"
+#include "topics.h"
 
 TbgRecord *
 tbg_record_new (TbgRecordKind kind, const char *device, char *payload, gsize len)
@@ -29,16 +30,16 @@ static const struct {
 	const char *name;
 	const char *topic;
 } kinds[TBG_RECORD_N_KINDS] = {
-	[TBG_RECORD_CONNECT] = { "connect", "v1/gateway/connect" },
-	[TBG_RECORD_DISCONNECT] = { "disconnect", "v1/gateway/disconnect" },
-	[TBG_RECORD_TELEMETRY] = { "telemetry", "v1/gateway/telemetry" },
-	[TBG_RECORD_ATTRIBUTES] = { "attributes", "v1/gateway/attributes" },
-	[TBG_RECORD_CLAIM] = { "claim", "v1/gateway/claim" },
-	[TBG_RECORD_ATTRIBUTE_REQUEST] = { "attribute-request", "v1/gateway/attributes/request" },
-	[TBG_RECORD_RPC_RESPONSE] = { "rpc-response", "v1/gateway/rpc" },
-	[TBG_RECORD_OWN_TELEMETRY] = { "own-telemetry", "v1/devices/me/telemetry" },
-	[TBG_RECORD_OWN_ATTRIBUTES] = { "own-attributes", "v1/devices/me/attributes" },
-	[TBG_RECORD_OWN_RPC_RESPONSE] = { "own-rpc-response", "v1/devices/me/rpc/response/" },
+	[TBG_RECORD_CONNECT] = { "connect", TBG_TOPIC_CONNECT },
+	[TBG_RECORD_DISCONNECT] = { "disconnect", TBG_TOPIC_DISCONNECT },
+	[TBG_RECORD_TELEMETRY] = { "telemetry", TBG_TOPIC_TELEMETRY },
+	[TBG_RECORD_ATTRIBUTES] = { "attributes", TBG_TOPIC_ATTRIBUTES },
+	[TBG_RECORD_CLAIM] = { "claim", TBG_TOPIC_CLAIM },
+	[TBG_RECORD_ATTRIBUTE_REQUEST] = { "attribute-request", TBG_TOPIC_ATTRIBUTES_REQUEST },
+	[TBG_RECORD_RPC_RESPONSE] = { "rpc-response", TBG_TOPIC_RPC },
+	[TBG_RECORD_OWN_TELEMETRY] = { "own-telemetry", TBG_TOPIC_OWN_TELEMETRY },
+	[TBG_RECORD_OWN_ATTRIBUTES] = { "own-attributes", TBG_TOPIC_OWN_ATTRIBUTES },
+	[TBG_RECORD_OWN_RPC_RESPONSE] = { "own-rpc-response", TBG_TOPIC_OWN_RPC_RESPONSE_PREFIX },
 };
 
 const char *
