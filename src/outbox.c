@@ -36,22 +36,20 @@ static const struct {
 	[TBG_RECORD_ATTRIBUTES] = { "attributes", TBG_TOPIC_ATTRIBUTES },
 	[TBG_RECORD_CLAIM] = { "claim", TBG_TOPIC_CLAIM },
 	[TBG_RECORD_ATTRIBUTE_REQUEST] = { "attribute-request", TBG_TOPIC_ATTRIBUTES_REQUEST },
-	[TBG_RECORD_RPC_RESPONSE] = { "rpc-response", TBG_TOPIC_RPC },
 	[TBG_RECORD_OWN_TELEMETRY] = { "own-telemetry", TBG_TOPIC_OWN_TELEMETRY },
 	[TBG_RECORD_OWN_ATTRIBUTES] = { "own-attributes", TBG_TOPIC_OWN_ATTRIBUTES },
-	[TBG_RECORD_OWN_RPC_RESPONSE] = { "own-rpc-response", TBG_TOPIC_OWN_RPC_RESPONSE_PREFIX },
 };
 
 const char *
 tbg_record_kind_to_string (TbgRecordKind kind)
 {
-	return kind < TBG_RECORD_N_KINDS ? kinds[kind].name : "invalid";
+	return kind < TBG_RECORD_N_KINDS && kinds[kind].name ? kinds[kind].name : "invalid";
 }
 
 const char *
 tbg_record_kind_topic (TbgRecordKind kind)
 {
-	return kind < TBG_RECORD_N_KINDS ? kinds[kind].topic : NULL;
+	return kind < TBG_RECORD_N_KINDS ? kinds[kind].topic : NULL;   /* NULL in a gap */
 }
 
 typedef struct {

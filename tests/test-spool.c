@@ -86,7 +86,7 @@ test_persist_and_ack (Fixture *f, gconstpointer data)
 
 	append (ob, TBG_RECORD_CONNECT, "A", "{\"device\":\"A\"}");
 	append (ob, TBG_RECORD_TELEMETRY, "A", "{\"ts\":1,\"values\":{\"t\":1}}");
-	append (ob, TBG_RECORD_OWN_RPC_RESPONSE, NULL, "{\"pong\":true}");
+	append (ob, TBG_RECORD_OWN_TELEMETRY, NULL, "{\"pong\":true}");
 	p1 = send_next (ob, &s1);
 	p2 = send_next (ob, &s2);
 	g_assert_cmpstr (p1, ==, "{\"device\":\"A\"}");
@@ -107,7 +107,7 @@ test_persist_and_ack (Fixture *f, gconstpointer data)
 		g_assert_cmpuint (r->seq, ==, s2);
 		tbg_outbox_mark_sent (ob, r->seq);
 		r = tbg_outbox_peek_unsent (ob);
-		g_assert_cmpint (r->kind, ==, TBG_RECORD_OWN_RPC_RESPONSE);
+		g_assert_cmpint (r->kind, ==, TBG_RECORD_OWN_TELEMETRY);
 		g_assert_null (r->device);
 	}
 	/* New records get higher numbers than the old ones. */
