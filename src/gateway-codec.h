@@ -18,7 +18,6 @@ typedef enum {
 	TBG_CODEC_ERROR_MISSING_FIELD,
 	TBG_CODEC_ERROR_BAD_VALUE,
 	TBG_CODEC_ERROR_UNKNOWN_TOPIC,
-	TBG_CODEC_ERROR_TOO_BIG,
 } TbgCodecError;
 GQuark tbg_codec_error_quark (void);
 
