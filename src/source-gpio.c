@@ -400,11 +400,30 @@ chip_cmp (gconstpointer a, gconstpointer b)
 	return lx != ly ? (lx > ly) - (lx < ly) : strcmp (x->name, y->name);
 }
 
+/* The chips this process can open, in name order (TbgGpioChipInfo).
+ * Not libgpiod's own iteration: 1.x's gives nothing at all when one chip
+ * cannot be opened (permissions), where the others are still of use. */
 static GPtrArray *
 list_chips (void)
 {
-	GPtrArray *chips = backend->list_chips ();
+	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
+	const char *dir_path = backend->chip_dir != NULL ? backend->chip_dir () : "/dev";
+	GDir *dir = g_dir_open (dir_path, 0, NULL);
+	const char *entry;
 
+	while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL) {
+		g_autofree char *path = NULL;
+		TbgGpioChipInfo *info;
+
+		if (!g_str_has_prefix (entry, "gpiochip"))
+			continue;
+		path = g_build_filename (dir_path, entry, NULL);
+		info = backend->chip_info (path);
+		if (info != NULL)
+			g_ptr_array_add (chips, info);
+	}
+	if (dir != NULL)
+		g_dir_close (dir);
 	g_ptr_array_sort (chips, chip_cmp);
 	return chips;
 }
