@@ -146,17 +146,6 @@ tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error)
 	return src->adv != NULL;
 }
 
-gboolean
-tbg_ble_adv_validate (const TbgConfig *cfg, GError **error)
-{
-	BleAdv *adv = adv_load (cfg, error);
-
-	if (adv == NULL)
-		return FALSE;
-	adv_free (adv);
-	return TRUE;
-}
-
 void
 tbg_ble_adv_stop (BleSource *src)
 {

@@ -13,8 +13,6 @@ typedef struct _BleAdvDevice BleAdvDevice;
 /* Reads the keys into src->adv; an error names file:line. */
 gboolean  tbg_ble_adv_start (BleSource *src, const TbgConfig *cfg, GError **error);
 void      tbg_ble_adv_stop (BleSource *src);
-/* The same checks, changing nothing: for the source's validate(). */
-gboolean  tbg_ble_adv_validate (const TbgConfig *cfg, GError **error);
 /* Some format beyond plain BTHome is to be decoded: scan for it. */
 gboolean  tbg_ble_adv_wanted (BleSource *src);
 /* FALSE for a configured sensor that is only heard (connect=, by default

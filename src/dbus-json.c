@@ -7,6 +7,9 @@
 
 G_DEFINE_QUARK (tbg-dbus-json-error-quark, tbg_dbus_json_error)
 
+/* Any value of a supported type; @what names it in messages ("key “x”"). */
+static json_t *variant_to_json (GVariant *value, const char *what, GError **error);
+
 static json_t *
 unsupported (const GVariantType *type, const char *what, GError **error)
 {
@@ -29,7 +32,7 @@ container_to_json (GVariant *value, const char *what, GError **error)
 		child = g_variant_get_maybe (value);
 		if (child == NULL)
 			return json_null ();
-		out = tbg_variant_to_json (child, what, error);
+		out = variant_to_json (child, what, error);
 		g_variant_unref (child);
 		return out;
 	}
@@ -41,7 +44,7 @@ container_to_json (GVariant *value, const char *what, GError **error)
 	out = json_array ();
 	g_variant_iter_init (&iter, value);
 	while ((child = g_variant_iter_next_value (&iter)) != NULL) {
-		json_t *j = tbg_variant_to_json (child, what, error);
+		json_t *j = variant_to_json (child, what, error);
 
 		g_variant_unref (child);
 		if (j == NULL) {
@@ -53,8 +56,8 @@ container_to_json (GVariant *value, const char *what, GError **error)
 	return out;
 }
 
-json_t *
-tbg_variant_to_json (GVariant *value, const char *what, GError **error)
+static json_t *
+variant_to_json (GVariant *value, const char *what, GError **error)
 {
 	double d;
 
@@ -93,7 +96,7 @@ tbg_variant_to_json (GVariant *value, const char *what, GError **error)
 		return json_string (g_variant_get_string (value, NULL));
 	case G_VARIANT_CLASS_VARIANT: {
 		GVariant *inner = g_variant_get_variant (value);
-		json_t *j = tbg_variant_to_json (inner, what, error);
+		json_t *j = variant_to_json (inner, what, error);
 
 		g_variant_unref (inner);
 		return j;
@@ -126,7 +129,7 @@ tbg_vardict_to_json (GVariant *dict, GError **error)
 		GVariant *v = g_variant_get_child_value (entry, 1);
 		const char *key = g_variant_get_string (k, NULL);
 		g_autofree char *what = g_strdup_printf (_("key “%s”"), key);
-		json_t *j = tbg_variant_to_json (v, what, error);
+		json_t *j = variant_to_json (v, what, error);
 
 		if (j != NULL)
 			json_object_set_new (out, key, j);
@@ -141,8 +144,8 @@ tbg_vardict_to_json (GVariant *dict, GError **error)
 	return out;
 }
 
-GVariant *
-tbg_json_to_variant (json_t *value)
+static GVariant *
+json_to_variant (json_t *value)
 {
 	switch (json_typeof (value)) {
 	case JSON_OBJECT:
@@ -155,7 +158,7 @@ tbg_json_to_variant (json_t *value)
 		g_variant_builder_init (&b, G_VARIANT_TYPE ("av"));
 		json_array_foreach (value, i, item) {
 			if (!json_is_null (item))
-				g_variant_builder_add (&b, "v", tbg_json_to_variant (item));
+				g_variant_builder_add (&b, "v", json_to_variant (item));
 		}
 		return g_variant_builder_end (&b);
 	}
@@ -185,7 +188,7 @@ tbg_json_to_vardict (json_t *object)
 	g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
 	json_object_foreach (object, key, v) {
 		if (!json_is_null (v))
-			g_variant_builder_add (&b, "{sv}", key, tbg_json_to_variant (v));
+			g_variant_builder_add (&b, "{sv}", key, json_to_variant (v));
 	}
 	return g_variant_builder_end (&b);
 }

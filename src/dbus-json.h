@@ -13,14 +13,11 @@ typedef enum {
 } TbgDbusJsonError;
 GQuark tbg_dbus_json_error_quark (void);
 
-/* Any value of a supported type; @what names it in messages ("key “x”"). */
-json_t   *tbg_variant_to_json (GVariant *value, const char *what, GError **error);
 /* An a{sv} (or any dictionary with string keys) → a JSON object. */
 json_t   *tbg_vardict_to_json (GVariant *dict, GError **error);
 /* A JSON object → a{sv} (floating). Integers → x, reals → d, booleans → b,
  * strings → s, arrays → av, objects → a{sv}. D-Bus has no null (maybe types
  * cannot go on the wire), so null members and array items are left out. */
 GVariant *tbg_json_to_vardict (json_t *object);
-GVariant *tbg_json_to_variant (json_t *value);
 /* Whether a null hides anywhere in @j (tbg_json_to_vardict would drop it). */
 gboolean  tbg_json_contains_null (json_t *j);

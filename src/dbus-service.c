@@ -332,21 +332,32 @@ handle_disconnect (TbgDbusDevice *i, GDBusMethodInvocation *inv, gpointer data)
 
 /* ---- RPC handlers ---------------------------------------------------------------- */
 
+/* Register and Unregister alike: the device must still exist, the caller
+ * becomes (or stops being) the handler. FALSE when an error has been
+ * returned; TRUE when the call is to be completed. */
+static gboolean
+change_rpc_handler (DeviceObject *o, GDBusMethodInvocation *inv, const char *path, gboolean add)
+{
+	g_autoptr (GError) error = NULL;
+	TbgDevice *dev = call_device (o, inv);
+	const char *sender = g_dbus_method_invocation_get_sender (inv);
+	gboolean ok;
+
+	if (dev == NULL)
+		return FALSE;
+	ok = add ? tbg_dbus_clients_register_handler (dev, g_dbus_method_invocation_get_connection (inv),
+	                                              sender, path, &error)
+	         : tbg_dbus_clients_unregister_handler (dev, sender, path, &error);
+	if (!ok)
+		return_error (inv, error);
+	return ok;
+}
+
 static gboolean
 handle_register_rpc_handler (TbgDbusDevice *i, GDBusMethodInvocation *inv, const char *path,
                              gpointer data)
 {
-	DeviceObject *o = data;
-	g_autoptr (GError) error = NULL;
-	TbgDevice *dev = call_device (o, inv);
-
-	if (dev == NULL)
-		return TRUE;
-	if (!tbg_dbus_clients_register_handler (dev, g_dbus_method_invocation_get_connection (inv),
-	                                        g_dbus_method_invocation_get_sender (inv), path,
-	                                        &error))
-		return_error (inv, error);
-	else
+	if (change_rpc_handler (data, inv, path, TRUE))
 		tbg_dbus_device_complete_register_rpc_handler (i, inv);
 	return TRUE;
 }
@@ -355,16 +366,7 @@ static gboolean
 handle_unregister_rpc_handler (TbgDbusDevice *i, GDBusMethodInvocation *inv, const char *path,
                                gpointer data)
 {
-	DeviceObject *o = data;
-	g_autoptr (GError) error = NULL;
-	TbgDevice *dev = call_device (o, inv);
-
-	if (dev == NULL)
-		return TRUE;
-	if (!tbg_dbus_clients_unregister_handler (dev, g_dbus_method_invocation_get_sender (inv), path,
-	                                          &error))
-		return_error (inv, error);
-	else
+	if (change_rpc_handler (data, inv, path, FALSE))
 		tbg_dbus_device_complete_unregister_rpc_handler (i, inv);
 	return TRUE;
 }

@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* device.c — see device.h. */
 #include "device.h"
-#include "gateway.h"
-#include "gateway-codec.h"
 #include "i18n.h"
-
-#include <string.h>
 
 #define LAST_SEEN_INTERVAL_MS 1000
 
 struct _TbgDevice {
 	GObject           parent;
-	TbgGateway       *gateway;     /* NULL once removed */
+	const TbgDeviceSink *sink;     /* NULL once removed */
+	gpointer          sink_data;
 	const TbgSource  *source;
 	gpointer          instance;
 	char             *name;
@@ -125,12 +122,13 @@ tbg_device_init (TbgDevice *dev)
 }
 
 TbgDevice *
-_tbg_device_new (TbgGateway *gw, const TbgSource *source, gpointer instance,
-                 const char *name, const char *profile, const char *address)
+_tbg_device_new (const TbgDeviceSink *sink, gpointer sink_data, const TbgSource *source,
+                 gpointer instance, const char *name, const char *profile, const char *address)
 {
 	TbgDevice *dev = g_object_new (TBG_TYPE_DEVICE, NULL);
 
-	dev->gateway = gw;
+	dev->sink = sink;
+	dev->sink_data = sink_data;
 	dev->source = source;
 	dev->instance = instance;
 	dev->name = g_strdup (name);
@@ -155,6 +153,12 @@ const TbgSource *
 tbg_device_get_source (TbgDevice *dev)
 {
 	return dev->source;
+}
+
+gpointer
+_tbg_device_get_instance (TbgDevice *dev)
+{
+	return dev->instance;
 }
 
 const char *
@@ -213,13 +217,13 @@ _tbg_device_set_name (TbgDevice *dev, const char *name)
 void
 _tbg_device_detach (TbgDevice *dev)
 {
-	dev->gateway = NULL;
+	dev->sink = NULL;
 }
 
 static gboolean
 check_attached (TbgDevice *dev, GError **error)
 {
-	if (dev->gateway == NULL) {
+	if (dev->sink == NULL) {
 		g_set_error (error, TBG_ERROR, TBG_ERROR_NOT_FOUND,
 		             _("device “%s” has been removed"), dev->name);
 		return FALSE;
@@ -280,16 +284,11 @@ void
 tbg_device_set_connected (TbgDevice *dev, gboolean connected)
 {
 	g_autoptr (GError) error = NULL;
-	char *payload;
 
 	connected = !!connected;
-	if (dev->connected == connected || dev->gateway == NULL)
+	if (dev->connected == connected || dev->sink == NULL)
 		return;
-	payload = connected ? tbg_codec_connect (dev->name, dev->profile, &error)
-	                    : tbg_codec_disconnect (dev->name, &error);
-	if (payload == NULL ||
-	    !_tbg_gateway_enqueue (dev->gateway, connected ? TBG_RECORD_CONNECT : TBG_RECORD_DISCONNECT,
-	                           dev->name, payload, strlen (payload), &error)) {
+	if (!dev->sink->state (dev->sink_data, dev, connected, &error)) {
 		g_warning (_("Device “%s”: %s"), dev->name, error->message);
 		return;
 	}
@@ -302,23 +301,24 @@ tbg_device_set_connected (TbgDevice *dev, gboolean connected)
 	g_object_notify_by_pspec (G_OBJECT (dev), props[PROP_CONNECTED]);
 }
 
-/* ThingsBoard drops null values and never acknowledges an empty list. */
-static json_t *
-without_nulls (json_t *values, GError **error)
+/* ThingsBoard drops null values and never acknowledges an empty list:
+ * there must be something else. */
+static gboolean
+has_values (json_t *values, GError **error)
 {
-	json_t *out;
+	const char *key;
+	json_t *v;
 
 	if (!json_is_object (values)) {
 		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("values must be an object"));
-		return NULL;
+		return FALSE;
 	}
-	out = tbg_codec_without_nulls (values);
-	if (json_object_size (out) == 0) {
-		json_decref (out);
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("no values given"));
-		return NULL;
+	json_object_foreach (values, key, v) {
+		if (!json_is_null (v))
+			return TRUE;
 	}
-	return out;
+	g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("no values given"));
+	return FALSE;
 }
 
 static gboolean
@@ -346,69 +346,42 @@ stamp (TbgDevice *dev, gint64 ts_ms)
 	return ts_ms;
 }
 
-static gboolean
-enqueue_sample (TbgDevice *dev, char *payload, gsize len, GError **error)
+gboolean
+tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values, GError **error)
 {
-	if (!_tbg_gateway_enqueue (dev->gateway, TBG_RECORD_TELEMETRY, dev->name, payload, len, error))
+	if (!can_take_sample (dev, ts_ms, error) || !has_values (values, error) ||
+	    !dev->sink->telemetry (dev->sink_data, dev, stamp (dev, ts_ms), values, error))
 		return FALSE;
 	touch (dev);
 	return TRUE;
 }
 
 gboolean
-tbg_device_push_telemetry (TbgDevice *dev, gint64 ts_ms, json_t *values, GError **error)
-{
-	json_t *clean;
-	char *payload;
-
-	if (!can_take_sample (dev, ts_ms, error))
-		return FALSE;
-	clean = without_nulls (values, error);
-	if (clean == NULL)
-		return FALSE;
-	payload = tbg_codec_sample (stamp (dev, ts_ms), clean, error);
-	json_decref (clean);
-	return payload != NULL && enqueue_sample (dev, payload, strlen (payload), error);
-}
-
-gboolean
 tbg_device_push_telemetry_text (TbgDevice *dev, gint64 ts_ms, const char *values_json, gsize len,
                                 GError **error)
 {
-	gsize payload_len;
-	char *payload;
-
 	if (!can_take_sample (dev, ts_ms, error))
 		return FALSE;
 	g_return_val_if_fail (values_json != NULL && len > 0, FALSE);
-	payload = tbg_codec_sample_text (stamp (dev, ts_ms), values_json, len, &payload_len);
-	return enqueue_sample (dev, payload, payload_len, error);
+	if (!dev->sink->telemetry_text (dev->sink_data, dev, stamp (dev, ts_ms), values_json, len, error))
+		return FALSE;
+	touch (dev);
+	return TRUE;
 }
 
 gboolean
 tbg_device_push_attributes (TbgDevice *dev, json_t *attributes, GError **error)
 {
-	json_t *clean;
-	char *payload;
+	const char *key;
+	json_t *v;
 
-	if (!check_connected (dev, error))
+	if (!check_connected (dev, error) || !has_values (attributes, error) ||
+	    !dev->sink->attributes (dev->sink_data, dev, attributes, error))
 		return FALSE;
-	clean = without_nulls (attributes, error);
-	if (clean == NULL)
-		return FALSE;
-	payload = tbg_codec_encode (clean, NULL);
-	if (payload == NULL) {
-		json_decref (clean);
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS, _("attributes cannot be encoded"));
-		return FALSE;
+	json_object_foreach (attributes, key, v) {
+		if (!json_is_null (v))
+			json_object_set (dev->client_attributes, key, v);
 	}
-	if (!_tbg_gateway_enqueue (dev->gateway, TBG_RECORD_ATTRIBUTES, dev->name, payload,
-	                           strlen (payload), error)) {
-		json_decref (clean);
-		return FALSE;
-	}
-	json_object_update (dev->client_attributes, clean);
-	json_decref (clean);
 	touch (dev);
 	g_object_notify_by_pspec (G_OBJECT (dev), props[PROP_ATTRIBUTES]);
 	return TRUE;
@@ -417,14 +390,8 @@ tbg_device_push_attributes (TbgDevice *dev, json_t *attributes, GError **error)
 gboolean
 tbg_device_claim (TbgDevice *dev, const char *secret_key, guint64 duration_ms, GError **error)
 {
-	char *payload;
-
-	if (!check_connected (dev, error))
-		return FALSE;
-	payload = tbg_codec_claim_entry (secret_key, duration_ms, error);
-	return payload != NULL &&
-	       _tbg_gateway_enqueue (dev->gateway, TBG_RECORD_CLAIM, dev->name, payload,
-	                             strlen (payload), error);
+	return check_connected (dev, error) &&
+	       dev->sink->claim (dev->sink_data, dev, secret_key, duration_ms, error);
 }
 
 gboolean
@@ -433,10 +400,9 @@ tbg_device_request_attributes (TbgDevice *dev, const char * const *client_keys,
                                TbgAttributesCallback callback, gpointer user_data,
                                GError **error)
 {
-	if (!check_connected (dev, error))
-		return FALSE;
-	return _tbg_gateway_request_attributes (dev->gateway, dev, client_keys, shared_keys,
-	                                        callback, user_data, error);
+	return check_connected (dev, error) &&
+	       dev->sink->request_attributes (dev->sink_data, dev, client_keys, shared_keys,
+	                                      callback, user_data, error);
 }
 
 void
@@ -448,16 +414,10 @@ _tbg_device_shared_attributes (TbgDevice *dev, json_t *changed, const char * con
 		json_object_del (dev->shared_attributes, deleted[i]);
 	g_object_notify_by_pspec (G_OBJECT (dev), props[PROP_ATTRIBUTES]);
 	g_signal_emit (dev, signals[SIGNAL_SHARED_ATTRIBUTES_CHANGED], 0, changed, deleted);
-	if (dev->source != NULL && dev->source->shared_attributes != NULL)
-		dev->source->shared_attributes (dev->instance, dev, changed, deleted);
 }
 
 void
 _tbg_device_rpc_requested (TbgDevice *dev, TbgRpc *rpc)
 {
 	g_signal_emit (dev, signals[SIGNAL_RPC_REQUESTED], 0, rpc);
-	if (dev->source != NULL && dev->source->rpc != NULL)
-		dev->source->rpc (dev->instance, dev, rpc);
-	else
-		tbg_rpc_reply_error (rpc, "device “%s” takes no RPCs", dev->name);
 }

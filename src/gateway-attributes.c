@@ -193,7 +193,7 @@ resync_done (TbgDevice *dev, json_t *client, json_t *shared, const GError *error
 		return;
 	}
 	if (json_object_size (shared) > 0)
-		_tbg_device_shared_attributes (dev, shared, NULL);
+		_tbg_gateway_route_shared (dev, shared, NULL);
 }
 
 /* ThingsBoard does not replay the shared attribute updates made while the

@@ -534,8 +534,8 @@ decode_rpc (json_t *root, const char *topic, TbgDownlink *out, GError **error)
 		return TRUE;
 	}
 	out->kind = TBG_DOWNLINK_RPC_REQUEST;
-	if (!get_string (data, "method", "v1/gateway/rpc data", &out->method, error) ||
-	    !get_id (data, "id", "v1/gateway/rpc data", &out->id, error))
+	if (!get_string (data, "method", TBG_TOPIC_RPC " data", &out->method, error) ||
+	    !get_id (data, "id", TBG_TOPIC_RPC " data", &out->id, error))
 		return FALSE;
 	out->params = json_object_get (data, "params");
 	if (out->params != NULL)

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 #include <jansson.h>
+#include "topics.h"
 
 #define TBG_CODEC_ERROR (tbg_codec_error_quark ())
 typedef enum {
@@ -17,27 +18,12 @@ typedef enum {
 	TBG_CODEC_ERROR_MISSING_FIELD,
 	TBG_CODEC_ERROR_BAD_VALUE,
 	TBG_CODEC_ERROR_UNKNOWN_TOPIC,
-	TBG_CODEC_ERROR_TOO_BIG,
 } TbgCodecError;
 GQuark tbg_codec_error_quark (void);
 
 /* How every JSON we publish is written: 15 significant digits, so that a
  * sensor's 21.3 goes out as 21.3 and not as 21.300000000000001. */
 #define TBG_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (15))
-
-#define TBG_TOPIC_CONNECT                  "v1/gateway/connect"
-#define TBG_TOPIC_DISCONNECT               "v1/gateway/disconnect"
-#define TBG_TOPIC_TELEMETRY                "v1/gateway/telemetry"
-#define TBG_TOPIC_ATTRIBUTES               "v1/gateway/attributes"
-#define TBG_TOPIC_ATTRIBUTES_REQUEST       "v1/gateway/attributes/request"
-#define TBG_TOPIC_ATTRIBUTES_RESPONSE      "v1/gateway/attributes/response"
-#define TBG_TOPIC_RPC                      "v1/gateway/rpc"
-#define TBG_TOPIC_CLAIM                    "v1/gateway/claim"
-#define TBG_TOPIC_OWN_TELEMETRY            "v1/devices/me/telemetry"
-#define TBG_TOPIC_OWN_ATTRIBUTES           "v1/devices/me/attributes"
-#define TBG_TOPIC_OWN_RPC_REQUEST_PREFIX   "v1/devices/me/rpc/request/"
-#define TBG_TOPIC_OWN_RPC_RESPONSE_PREFIX  "v1/devices/me/rpc/response/"
-#define TBG_TOPIC_OWN_RPC_REQUEST_FILTER   "v1/devices/me/rpc/request/+"
 
 /* ---- uplink ------------------------------------------------------------- */
 

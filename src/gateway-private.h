@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gateway-private.h — what the parts of the gateway share: its state and
- * the internal calls between gateway.c (registry, life cycle, uplink and
- * downlink dispatch), gateway-rpc.c (server RPCs to devices, their
- * timeouts), gateway-attributes.c (attribute requests) and gateway-own.c
- * (the gateway's own device: statistics, its RPCs). Nothing outside
- * these files includes it.
+ * the internal calls between gateway.c (registry, life cycle, downlink
+ * dispatch), gateway-uplink.c (the device sink, records into the outbox),
+ * gateway-rpc.c (server RPCs to devices, their timeouts),
+ * gateway-attributes.c (attribute requests) and gateway-own.c (the
+ * gateway's own device: statistics, its RPCs). Nothing outside these
+ * files includes it.
  */
 #pragma once
 
@@ -51,6 +52,18 @@ struct _TbgGateway {
 
 /* gateway.c */
 void _tbg_gateway_warn_downlink (TbgGateway *gw, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Hands a shared attribute update to the device and then to its source. */
+void _tbg_gateway_route_shared (TbgDevice *dev, json_t *changed, const char * const *deleted);
+
+/* gateway-uplink.c */
+/* Installed in every device the gateway creates (sink data: the gateway). */
+extern const TbgDeviceSink _tbg_gateway_device_sink;
+/* Queues a record (takes @payload). */
+gboolean _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
+                               char *payload, gsize len, GError **error);
+/* Reports what the outbox dropped since the last look (@appending: to
+ * make room, else because the records had expired). */
+void _tbg_gateway_check_drops (TbgGateway *gw, gboolean appending);
 
 /* Moves the uplink to @link (not started yet) and connects. */
 void _tbg_gateway_use_link (TbgGateway *gw, TbgMqttLink *link);
@@ -75,6 +88,11 @@ void _tbg_gateway_handle_rpc (TbgGateway *gw, TbgDownlink *d);
 
 /* gateway-attributes.c */
 void _tbg_gateway_attributes_init (TbgGateway *gw);
+gboolean _tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
+                                          const char * const *client_keys,
+                                          const char * const *shared_keys,
+                                          TbgAttributesCallback callback,
+                                          gpointer user_data, GError **error);
 void _tbg_gateway_attributes_dispose (TbgGateway *gw);
 void _tbg_gateway_handle_attr_response (TbgGateway *gw, TbgDownlink *d);
 /* Remembers the shared keys a device was sent (@data) or asked for (@keys). */

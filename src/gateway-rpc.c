@@ -74,6 +74,20 @@ reply_unknown_device (TbgGateway *gw, const char *device, gint64 id)
 	tbg_rpc_reply_error (rpc, "unknown device “%s”", device);
 }
 
+/* To the observers, then to the device's source. */
+static void
+route_rpc (TbgDevice *dev, TbgRpc *pending)
+{
+	g_autoptr (TbgRpc) rpc = tbg_rpc_ref (pending);
+	const TbgSource *source = tbg_device_get_source (dev);
+
+	_tbg_device_rpc_requested (dev, rpc);
+	if (source != NULL && source->rpc != NULL)
+		source->rpc (_tbg_device_get_instance (dev), dev, rpc);
+	else
+		tbg_rpc_reply_error (rpc, "device “%s” takes no RPCs", tbg_device_get_name (dev));
+}
+
 void
 _tbg_gateway_handle_rpc (TbgGateway *gw, TbgDownlink *d)
 {
@@ -101,11 +115,7 @@ _tbg_gateway_handle_rpc (TbgGateway *gw, TbgDownlink *d)
 	p->timeout_id = g_timeout_add (gw->cfg->gateway.rpc_timeout_ms, rpc_timeout_cb, p);
 	g_hash_table_insert (gw->rpcs, p->key, p);
 	g_debug ("RPC %" G_GINT64_FORMAT " “%s” for “%s”", d->id, d->method, d->device);
-	{
-		g_autoptr (TbgRpc) rpc = tbg_rpc_ref (p->rpc);
-
-		_tbg_device_rpc_requested (dev, rpc);
-	}
+	route_rpc (dev, p->rpc);
 }
 
 void

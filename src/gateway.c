@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.c — see gateway.h: the registry, the life cycle (start, reload,
- * shutdown), the uplink and the dispatch of downlink messages. RPCs,
- * attribute requests and the gateway's own device have files of their own
- * (gateway-private.h). */
+ * shutdown), the MQTT link's events and the dispatch of downlink messages.
+ * What devices send, RPCs, attribute requests and the gateway's own device
+ * have files of their own (gateway-private.h). */
 #include "gateway-private.h"
 #include "gateway-codec.h"
 #include "credentials.h"
@@ -14,8 +14,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-G_DEFINE_QUARK (tbg-error-quark, tbg_error)
 
 /* At most this many warnings about bad downlink per minute; the rest are counted. */
 #define WARN_BURST      10
@@ -132,91 +130,6 @@ tbg_gateway_init (TbgGateway *gw)
 	tbg_rate_limit_init (&gw->timeout_limit, WARN_BURST, WARN_WINDOW_US);
 }
 
-/* ---- uplink ------------------------------------------------------------ */
-
-/* The queue drops the oldest waiting record when it is full (on append)
- * and records older than ttl-s (when the uplink reaches them). Said at most
- * once a minute each, with the running total that the statistics carry. */
-static void
-report_drops (TbgGateway *gw, gboolean on_append)
-{
-	gint64 now = g_get_monotonic_time ();
-	gint64 *last = on_append ? &gw->full_logged : &gw->expired_logged;
-
-	if (*last != 0 && now - *last < 60 * G_USEC_PER_SEC)
-		return;
-	*last = now;
-	if (on_append)
-		g_warning (_("The queue is full ([storage] max-messages=%" G_GUINT64_FORMAT "): dropping "
-		             "the oldest waiting messages, %" G_GUINT64_FORMAT " dropped so far"),
-		           gw->cfg->storage.max_messages, gw->outbox->dropped);
-	else
-		g_warning (_("Dropping queued messages older than [storage] ttl-s=%" G_GUINT64_FORMAT ", %"
-		             G_GUINT64_FORMAT " dropped so far"), gw->cfg->storage.ttl_s, gw->outbox->dropped);
-}
-
-/* Reports what the outbox dropped since we last looked: while appending it
- * made room, at any other time the records had expired. */
-static void
-check_drops (TbgGateway *gw, gboolean appending)
-{
-	if (gw->outbox->dropped != gw->drops_seen)
-		report_drops (gw, appending);
-	gw->drops_seen = gw->outbox->dropped;
-}
-
-/* Whether a record can ever be published within max-payload-bytes: the
- * packer's own verdict, asked only when the worst case (every byte of the
- * name escaped) would not fit anyway. */
-static gboolean
-record_fits (TbgGateway *gw, TbgRecordKind kind, const char *device, gsize len)
-{
-	gsize max = gw->cfg->gateway.max_payload_bytes;
-	TbgPackKind pack;
-	TbgPacker *packer;
-	gboolean fits;
-
-	if (kind == TBG_RECORD_TELEMETRY)
-		pack = TBG_PACK_TELEMETRY;
-	else if (kind == TBG_RECORD_ATTRIBUTES)
-		pack = TBG_PACK_ATTRIBUTES;
-	else if (kind == TBG_RECORD_CLAIM)
-		pack = TBG_PACK_CLAIM;
-	else
-		return len <= max;
-	if (device == NULL || len + 6 * strlen (device) + 9 <= max)
-		return TRUE;
-	packer = tbg_packer_new (pack, max);
-	fits = tbg_packer_add (packer, device, "", len) != TBG_PACK_TOO_BIG;
-	tbg_packer_free (packer);
-	return fits;
-}
-
-gboolean
-_tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
-                      char *payload, gsize len, GError **error)
-{
-	TbgRecord *rec;
-
-	/* Refused at the call, not accepted and dropped later. */
-	if (!record_fits (gw, kind, device, len)) {
-		g_set_error (error, TBG_ERROR, TBG_ERROR_INVALID_ARGS,
-		             _("%s of %zu bytes is more than [gateway] max-payload-bytes=%zu can carry"),
-		             tbg_record_kind_to_string (kind), len, gw->cfg->gateway.max_payload_bytes);
-		g_free (payload);
-		gw->refused++;
-		return FALSE;
-	}
-	rec = tbg_record_new (kind, device, payload, len);
-
-	check_drops (gw, FALSE);
-	if (!tbg_outbox_append (gw->outbox, rec, error))
-		return FALSE;
-	check_drops (gw, TRUE);
-	tbg_uplink_kick (gw->uplink, kind);
-	return TRUE;
-}
-
 static void
 enqueue_own (TbgGateway *gw, TbgRecordKind kind, json_t *data)
 {
@@ -324,7 +237,7 @@ link_acked (int mid, gpointer user_data)
 	TbgGateway *gw = user_data;
 
 	tbg_uplink_acked (gw->uplink, mid);
-	check_drops (gw, FALSE);
+	_tbg_gateway_check_drops (gw, FALSE);
 	report_backlog_progress (gw);
 	/* We are inside libmosquitto here: it must not be torn down before
 	 * this call returns. */
@@ -335,6 +248,16 @@ link_acked (int mid, gpointer user_data)
 }
 
 /* ---- downlink ------------------------------------------------------------- */
+
+void
+_tbg_gateway_route_shared (TbgDevice *dev, json_t *changed, const char * const *deleted)
+{
+	const TbgSource *source = tbg_device_get_source (dev);
+
+	_tbg_device_shared_attributes (dev, changed, deleted);
+	if (source != NULL && source->shared_attributes != NULL)
+		source->shared_attributes (_tbg_device_get_instance (dev), dev, changed, deleted);
+}
 
 static void
 link_message (const char *topic, const void *payload, gsize len, gpointer user_data)
@@ -364,7 +287,7 @@ link_message (const char *topic, const void *payload, gsize len, gpointer user_d
 			_tbg_gateway_warn_downlink (gw, _("Shared attributes for unknown device “%s” dropped"), d.device);
 		else {
 			_tbg_gateway_note_shared_keys (dev, d.data, NULL);
-			_tbg_device_shared_attributes (dev, d.data, (const char * const *) d.deleted);
+			_tbg_gateway_route_shared (dev, d.data, (const char * const *) d.deleted);
 		}
 		break;
 	case TBG_DOWNLINK_ATTRIBUTE_RESPONSE:
@@ -436,11 +359,11 @@ stop_sources (TbgGateway *gw)
 }
 
 static const char * const subscriptions[] = {
-	"v1/gateway/rpc",
-	"v1/gateway/attributes",
-	"v1/gateway/attributes/response",
-	"v1/devices/me/rpc/request/+",
-	"v1/devices/me/attributes",
+	TBG_TOPIC_RPC,
+	TBG_TOPIC_ATTRIBUTES,
+	TBG_TOPIC_ATTRIBUTES_RESPONSE,
+	TBG_TOPIC_OWN_RPC_REQUEST_FILTER,
+	TBG_TOPIC_OWN_ATTRIBUTES,
 	NULL
 };
 
@@ -727,7 +650,7 @@ tbg_gateway_add_device (TbgGateway *gw, const TbgSource *source, gpointer instan
 		             name);
 		return NULL;
 	}
-	dev = _tbg_device_new (gw, source, instance, name, profile, address);
+	dev = _tbg_device_new (&_tbg_gateway_device_sink, gw, source, instance, name, profile, address);
 	g_ptr_array_add (gw->devices, dev);
 	g_hash_table_insert (gw->by_name, (gpointer) tbg_device_get_name (dev), dev);
 	g_signal_emit (gw, signals[SIGNAL_DEVICE_ADDED], 0, dev);

@@ -11,18 +11,7 @@
 #include "outbox.h"
 #include "rpc.h"
 #include "source.h"
-
-#define TBG_ERROR (tbg_error_quark ())
-typedef enum {
-	TBG_ERROR_FAILED,
-	TBG_ERROR_INVALID_ARGS,
-	TBG_ERROR_NOT_FOUND,
-	TBG_ERROR_NOT_CONNECTED,
-	TBG_ERROR_TIMEOUT,
-	TBG_ERROR_PERMISSION_DENIED,
-	TBG_ERROR_EXISTS,
-} TbgError;
-GQuark tbg_error_quark (void);
+#include "tbg-error.h"
 
 /* ThingsBoard keeps at most this many characters of a device name. */
 #define TBG_MAX_NAME_CHARS 255
@@ -82,12 +71,3 @@ void        tbg_gateway_remove_device (TbgGateway *gw, TbgDevice *dev);
 TbgDevice  *tbg_gateway_lookup_device (TbgGateway *gw, const char *name);
 /* Devices in the order they were added (container owned by the caller). */
 GPtrArray  *tbg_gateway_list_devices (TbgGateway *gw);
-
-/* For device.c: queue a record (takes @payload). */
-gboolean    _tbg_gateway_enqueue (TbgGateway *gw, TbgRecordKind kind, const char *device,
-                                  char *payload, gsize len, GError **error);
-gboolean    _tbg_gateway_request_attributes (TbgGateway *gw, TbgDevice *dev,
-                                             const char * const *client_keys,
-                                             const char * const *shared_keys,
-                                             TbgAttributesCallback callback,
-                                             gpointer user_data, GError **error);

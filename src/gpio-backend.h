@@ -6,9 +6,9 @@
  * current Raspberry Pi OS); configure picks one. The tests use an
  * in-process fake chip behind the same table.
  *
- * The source resolves chips and line names itself (chip= by path, name or
- * label; a line name on every chip), so a backend only lists chips, opens
- * one by path and works on offsets.
+ * The source finds the chips and resolves chips and line names itself
+ * (chip= by path, name or label; a line name on every chip), so a backend
+ * only describes a chip, opens one by path and works on offsets.
  */
 #pragma once
 
@@ -49,9 +49,13 @@ tbg_gpio_chip_info_free (TbgGpioChipInfo *info)
 typedef struct _TbgGpioBackend TbgGpioBackend;
 struct _TbgGpioBackend {
 	const char *name;
-	/* The chips this process can open, in name order (TbgGpioChipInfo;
-	 * empty when there are none). */
-	GPtrArray *(*list_chips) (void);
+	/* The directory whose "gpiochip*" entries are the chips (NULL: /dev);
+	 * the tests' fake chips have one of their own. */
+	const char *(*chip_dir) (void);
+	/* What gpioinfo shows of the chip at @path, or NULL if it is no GPIO
+	 * chip or this process cannot open it (permissions): then it is of no
+	 * use, and the others still are. */
+	TbgGpioChipInfo *(*chip_info) (const char *path);
 	/* @path: a character device such as /dev/gpiochip0. */
 	gpointer (*open_chip) (const char *path, GError **error);
 	void     (*close_chip) (gpointer chip);

@@ -20,35 +20,22 @@ set_errno_error (GError **error, const char *what)
 	g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "%s: %s", what, g_strerror (err));
 }
 
-static GPtrArray *
-lg_list_chips (void)
+static TbgGpioChipInfo *
+lg_chip_info (const char *path)
 {
-	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
-	GDir *dir = g_dir_open ("/dev", 0, NULL);
-	const char *entry;
+	/* gpiod_chip_open checks that it is a GPIO character device */
+	struct gpiod_chip *chip = gpiod_chip_open (path);
+	TbgGpioChipInfo *info;
 
-	/* Not gpiod_chip_iter: it gives nothing at all when one chip cannot be
-	 * opened (permissions), where the others are still of use. */
-	if (dir == NULL)
-		return chips;
-	while ((entry = g_dir_read_name (dir)) != NULL) {
-		g_autofree char *path = g_build_filename ("/dev", entry, NULL);
-		struct gpiod_chip *chip;
-		TbgGpioChipInfo *info;
-
-		/* gpiod_chip_open checks that it is a GPIO character device */
-		if (!g_str_has_prefix (entry, "gpiochip") || (chip = gpiod_chip_open (path)) == NULL)
-			continue;
-		info = g_new0 (TbgGpioChipInfo, 1);
-		info->path = g_steal_pointer (&path);
-		info->name = g_strdup (gpiod_chip_name (chip));
-		info->label = g_strdup (gpiod_chip_label (chip));
-		info->n_lines = gpiod_chip_num_lines (chip);
-		g_ptr_array_add (chips, info);
-		gpiod_chip_close (chip);
-	}
-	g_dir_close (dir);
-	return chips;
+	if (chip == NULL)
+		return NULL;
+	info = g_new0 (TbgGpioChipInfo, 1);
+	info->path = g_strdup (path);
+	info->name = g_strdup (gpiod_chip_name (chip));
+	info->label = g_strdup (gpiod_chip_label (chip));
+	info->n_lines = gpiod_chip_num_lines (chip);
+	gpiod_chip_close (chip);
+	return info;
 }
 
 static gpointer
@@ -189,7 +176,7 @@ lg_read_event (gpointer line, gboolean *rising, gint64 *mono_ns, GError **error)
 
 const TbgGpioBackend tbg_gpio_libgpiod = {
 	.name = "libgpiod1",
-	.list_chips = lg_list_chips,
+	.chip_info = lg_chip_info,
 	.open_chip = lg_open_chip,
 	.close_chip = lg_close_chip,
 	.find_line = lg_find_line,

@@ -30,41 +30,29 @@ set_errno_error (GError **error, const char *what)
 	g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "%s: %s", what, g_strerror (err));
 }
 
-static GPtrArray *
-lg_list_chips (void)
+static TbgGpioChipInfo *
+lg_chip_info (const char *path)
 {
-	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
-	GDir *dir = g_dir_open ("/dev", 0, NULL);
-	const char *entry;
+	struct gpiod_chip *chip;
+	struct gpiod_chip_info *ci;
+	TbgGpioChipInfo *info = NULL;
 
-	if (dir == NULL)
-		return chips;
-	while ((entry = g_dir_read_name (dir)) != NULL) {
-		g_autofree char *path = g_build_filename ("/dev", entry, NULL);
-		struct gpiod_chip *chip;
-		struct gpiod_chip_info *ci;
-		TbgGpioChipInfo *info;
-
-		if (!g_str_has_prefix (entry, "gpiochip") || !gpiod_is_gpiochip_device (path))
-			continue;
-		/* one we cannot open (permissions) is one we cannot use */
-		chip = gpiod_chip_open (path);
-		if (chip == NULL)
-			continue;
-		ci = gpiod_chip_get_info (chip);
-		if (ci != NULL) {
-			info = g_new0 (TbgGpioChipInfo, 1);
-			info->path = g_steal_pointer (&path);
-			info->name = g_strdup (gpiod_chip_info_get_name (ci));
-			info->label = g_strdup (gpiod_chip_info_get_label (ci));
-			info->n_lines = gpiod_chip_info_get_num_lines (ci);
-			g_ptr_array_add (chips, info);
-			gpiod_chip_info_free (ci);
-		}
-		gpiod_chip_close (chip);
+	if (!gpiod_is_gpiochip_device (path))
+		return NULL;
+	chip = gpiod_chip_open (path);
+	if (chip == NULL)
+		return NULL;
+	ci = gpiod_chip_get_info (chip);
+	if (ci != NULL) {
+		info = g_new0 (TbgGpioChipInfo, 1);
+		info->path = g_strdup (path);
+		info->name = g_strdup (gpiod_chip_info_get_name (ci));
+		info->label = g_strdup (gpiod_chip_info_get_label (ci));
+		info->n_lines = gpiod_chip_info_get_num_lines (ci);
+		gpiod_chip_info_free (ci);
 	}
-	g_dir_close (dir);
-	return chips;
+	gpiod_chip_close (chip);
+	return info;
 }
 
 static gpointer
@@ -287,7 +275,7 @@ lg_read_event (gpointer data, gboolean *rising, gint64 *mono_ns, GError **error)
 
 const TbgGpioBackend tbg_gpio_libgpiod = {
 	.name = "libgpiod2",
-	.list_chips = lg_list_chips,
+	.chip_info = lg_chip_info,
 	.open_chip = lg_open_chip,
 	.close_chip = lg_close_chip,
 	.find_line = lg_find_line,

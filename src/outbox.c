@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* outbox.c — records and the in-memory outbox. */
+/* outbox.c — records and their kinds. */
 #include "outbox.h"
-#include "record-window.h"
+#include "topics.h"
 
 TbgRecord *
 tbg_record_new (TbgRecordKind kind, const char *device, char *payload, gsize len)
@@ -29,109 +29,24 @@ static const struct {
 	const char *name;
 	const char *topic;
 } kinds[TBG_RECORD_N_KINDS] = {
-	[TBG_RECORD_CONNECT] = { "connect", "v1/gateway/connect" },
-	[TBG_RECORD_DISCONNECT] = { "disconnect", "v1/gateway/disconnect" },
-	[TBG_RECORD_TELEMETRY] = { "telemetry", "v1/gateway/telemetry" },
-	[TBG_RECORD_ATTRIBUTES] = { "attributes", "v1/gateway/attributes" },
-	[TBG_RECORD_CLAIM] = { "claim", "v1/gateway/claim" },
-	[TBG_RECORD_ATTRIBUTE_REQUEST] = { "attribute-request", "v1/gateway/attributes/request" },
-	[TBG_RECORD_RPC_RESPONSE] = { "rpc-response", "v1/gateway/rpc" },
-	[TBG_RECORD_OWN_TELEMETRY] = { "own-telemetry", "v1/devices/me/telemetry" },
-	[TBG_RECORD_OWN_ATTRIBUTES] = { "own-attributes", "v1/devices/me/attributes" },
-	[TBG_RECORD_OWN_RPC_RESPONSE] = { "own-rpc-response", "v1/devices/me/rpc/response/" },
+	[TBG_RECORD_CONNECT] = { "connect", TBG_TOPIC_CONNECT },
+	[TBG_RECORD_DISCONNECT] = { "disconnect", TBG_TOPIC_DISCONNECT },
+	[TBG_RECORD_TELEMETRY] = { "telemetry", TBG_TOPIC_TELEMETRY },
+	[TBG_RECORD_ATTRIBUTES] = { "attributes", TBG_TOPIC_ATTRIBUTES },
+	[TBG_RECORD_CLAIM] = { "claim", TBG_TOPIC_CLAIM },
+	[TBG_RECORD_ATTRIBUTE_REQUEST] = { "attribute-request", TBG_TOPIC_ATTRIBUTES_REQUEST },
+	[TBG_RECORD_OWN_TELEMETRY] = { "own-telemetry", TBG_TOPIC_OWN_TELEMETRY },
+	[TBG_RECORD_OWN_ATTRIBUTES] = { "own-attributes", TBG_TOPIC_OWN_ATTRIBUTES },
 };
 
 const char *
 tbg_record_kind_to_string (TbgRecordKind kind)
 {
-	return kind < TBG_RECORD_N_KINDS ? kinds[kind].name : "invalid";
+	return kind < TBG_RECORD_N_KINDS && kinds[kind].name ? kinds[kind].name : "invalid";
 }
 
 const char *
 tbg_record_kind_topic (TbgRecordKind kind)
 {
-	return kind < TBG_RECORD_N_KINDS ? kinds[kind].topic : NULL;
-}
-
-typedef struct {
-	TbgOutbox        parent;
-	TbgRecordWindow  window;
-	guint64          next_seq;
-	guint64          max_records;
-} MemoryOutbox;
-
-static gboolean
-memory_append (TbgOutbox *ob, TbgRecord *rec, GError **error)
-{
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
-
-	/* What is in flight may still be acknowledged: drop the oldest unsent. */
-	if (tbg_record_window_length (&mo->window) >= mo->max_records &&
-	    tbg_record_window_drop_unsent (&mo->window, NULL) != 0)
-		mo->parent.dropped++;
-	rec->seq = ++mo->next_seq;
-	tbg_record_window_push (&mo->window, rec, 0);
-	return TRUE;
-}
-
-static const TbgRecord *
-memory_peek_unsent (TbgOutbox *ob)
-{
-	return tbg_record_window_peek_unsent (&((MemoryOutbox *) ob)->window, NULL);
-}
-
-static void
-memory_mark_sent (TbgOutbox *ob, guint64 seq)
-{
-	tbg_record_window_mark_sent (&((MemoryOutbox *) ob)->window, seq);
-}
-
-static void
-memory_ack (TbgOutbox *ob, guint64 seq)
-{
-	guint64 popped = 0;
-
-	tbg_record_window_ack (&((MemoryOutbox *) ob)->window, seq, &popped);
-}
-
-static void
-memory_rewind (TbgOutbox *ob)
-{
-	tbg_record_window_rewind (&((MemoryOutbox *) ob)->window, NULL, NULL);
-}
-
-static guint64
-memory_length (TbgOutbox *ob)
-{
-	return tbg_record_window_unacked (&((MemoryOutbox *) ob)->window);
-}
-
-static void
-memory_free (TbgOutbox *ob)
-{
-	MemoryOutbox *mo = (MemoryOutbox *) ob;
-
-	tbg_record_window_clear (&mo->window);
-	g_free (mo);
-}
-
-static const TbgOutboxClass memory_class = {
-	.append = memory_append,
-	.peek_unsent = memory_peek_unsent,
-	.mark_sent = memory_mark_sent,
-	.ack = memory_ack,
-	.rewind = memory_rewind,
-	.length = memory_length,
-	.free = memory_free,
-};
-
-TbgOutbox *
-tbg_memory_outbox_new (guint64 max_records)
-{
-	MemoryOutbox *mo = g_new0 (MemoryOutbox, 1);
-
-	mo->parent.klass = &memory_class;
-	mo->max_records = MAX (max_records, 1);
-	tbg_record_window_init (&mo->window);
-	return &mo->parent;
+	return kind < TBG_RECORD_N_KINDS ? kinds[kind].topic : NULL;   /* NULL in a gap */
 }

@@ -10,33 +10,34 @@
 
 #include <glib.h>
 
+/* Spools store the numbers: a kind keeps its own. (6 was an RPC answer:
+ * answers go out ahead of the queue, see tbg_uplink_send_reply.) */
 typedef enum {
-	TBG_RECORD_CONNECT,            /* payload: full connect JSON */
-	TBG_RECORD_DISCONNECT,         /* payload: full disconnect JSON */
-	TBG_RECORD_TELEMETRY,          /* payload: one sample {"ts":..,"values":{..}} */
-	TBG_RECORD_ATTRIBUTES,         /* payload: {"key":value,...} */
-	TBG_RECORD_CLAIM,              /* payload: {"secretKey":..,"durationMs":..} */
-	TBG_RECORD_ATTRIBUTE_REQUEST,  /* payload: full request JSON */
-	TBG_RECORD_RPC_RESPONSE,       /* payload: full response JSON */
-	TBG_RECORD_OWN_TELEMETRY,      /* payload: full JSON for v1/devices/me/telemetry */
-	TBG_RECORD_OWN_ATTRIBUTES,     /* payload: full JSON for v1/devices/me/attributes */
-	TBG_RECORD_OWN_RPC_RESPONSE,   /* payload: full JSON; id: the request id of the topic */
-	TBG_RECORD_N_KINDS
+	TBG_RECORD_CONNECT = 0,            /* payload: full connect JSON */
+	TBG_RECORD_DISCONNECT = 1,         /* payload: full disconnect JSON */
+	TBG_RECORD_TELEMETRY = 2,          /* payload: one sample {"ts":..,"values":{..}} */
+	TBG_RECORD_ATTRIBUTES = 3,         /* payload: {"key":value,...} */
+	TBG_RECORD_CLAIM = 4,              /* payload: {"secretKey":..,"durationMs":..} */
+	TBG_RECORD_ATTRIBUTE_REQUEST = 5,  /* payload: full request JSON */
+	TBG_RECORD_OWN_TELEMETRY = 7,      /* payload: full JSON for v1/devices/me/telemetry */
+	TBG_RECORD_OWN_ATTRIBUTES = 8,     /* payload: full JSON for v1/devices/me/attributes */
+	TBG_RECORD_N_KINDS                 /* one past the largest */
 } TbgRecordKind;
 
 typedef struct {
 	guint64        seq;      /* assigned by the outbox, strictly increasing */
 	TbgRecordKind  kind;
 	char          *device;   /* ThingsBoard device name; NULL for the gateway's own */
-	gint64         id;       /* TBG_RECORD_OWN_RPC_RESPONSE only */
 	char          *payload;
 	gsize          len;
 } TbgRecord;
 
 TbgRecord *tbg_record_new (TbgRecordKind kind, const char *device, char *payload, gsize len);
 void       tbg_record_free (TbgRecord *rec);
+/* "invalid" for a number that is no kind. */
 const char *tbg_record_kind_to_string (TbgRecordKind kind);
-/* The topic a record of this kind is published on (OWN_RPC_RESPONSE: a prefix). */
+/* The topic a record of this kind is published on; NULL for a number
+ * that is no kind. */
 const char *tbg_record_kind_topic (TbgRecordKind kind);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TbgRecord, tbg_record_free)
 

@@ -400,11 +400,30 @@ chip_cmp (gconstpointer a, gconstpointer b)
 	return lx != ly ? (lx > ly) - (lx < ly) : strcmp (x->name, y->name);
 }
 
+/* The chips this process can open, in name order (TbgGpioChipInfo).
+ * Not libgpiod's own iteration: 1.x's gives nothing at all when one chip
+ * cannot be opened (permissions), where the others are still of use. */
 static GPtrArray *
 list_chips (void)
 {
-	GPtrArray *chips = backend->list_chips ();
+	GPtrArray *chips = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
+	const char *dir_path = backend->chip_dir != NULL ? backend->chip_dir () : "/dev";
+	GDir *dir = g_dir_open (dir_path, 0, NULL);
+	const char *entry;
 
+	while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL) {
+		g_autofree char *path = NULL;
+		TbgGpioChipInfo *info;
+
+		if (!g_str_has_prefix (entry, "gpiochip"))
+			continue;
+		path = g_build_filename (dir_path, entry, NULL);
+		info = backend->chip_info (path);
+		if (info != NULL)
+			g_ptr_array_add (chips, info);
+	}
+	if (dir != NULL)
+		g_dir_close (dir);
 	g_ptr_array_sort (chips, chip_cmp);
 	return chips;
 }
@@ -846,17 +865,53 @@ remove_device (GpioSource *src, GpioDevice *gd)
 	gpio_device_free (gd);
 }
 
+/* The same line twice in the file can never work: the second request
+ * would find it held by the first, and retry for ever. Lines are compared
+ * as written (chip= and the offset or line name), which is what the file
+ * says; the chips themselves are not asked. */
+static gboolean
+check_unique_lines (const TbgConfig *cfg, GpioDevice *gd, GHashTable *used, GError **error)
+{
+	for (guint i = 0; i < gd->lines->len; i++) {
+		GpioLine *l = g_ptr_array_index (gd->lines, i);
+		g_autofree char *line = is_offset (l->line) ? g_strdup_printf ("%d", atoi (l->line))
+		                                            : g_strdup (l->line);
+		g_autofree char *id = g_strdup_printf ("%s\n%s", gd->chip ? gd->chip : "", line);
+		g_autofree char *key = g_strconcat ("line.", l->name, NULL);
+		const char *first = g_hash_table_lookup (used, id);
+
+		if (first != NULL) {
+			g_autofree char *where = tbg_config_where (cfg, gd->group, key);
+
+			g_set_error (error, TBG_CONFIG_ERROR, TBG_CONFIG_ERROR_BAD_VALUE,
+			             _("%s: [%s] %s: line %s is also %s"), where, gd->group, key, l->line, first);
+			return FALSE;
+		}
+		g_hash_table_insert (used, g_steal_pointer (&id), g_strdup_printf ("[%s] %s", gd->group, key));
+	}
+	return TRUE;
+}
+
+/* What is wrong in the file itself. A line that is busy now, or a chip
+ * that is not there now, is no fault of the file: that device fails alone
+ * and is retried (device_try_up). */
 static gboolean
 gpio_validate (const TbgConfig *cfg, GError **error)
 {
 	g_auto (GStrv) names = tbg_config_device_groups (cfg, "gpio");
+	/* "chip\nline" → where it was first used */
+	g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
 	for (guint i = 0; names[i] != NULL; i++) {
 		GpioDevice *gd = parse_group (cfg, names[i], error);
+		gboolean ok;
 
 		if (gd == NULL)
 			return FALSE;
+		ok = check_unique_lines (cfg, gd, used, error);
 		gpio_device_free (gd);
+		if (!ok)
+			return FALSE;
 	}
 	return TRUE;
 }

@@ -23,7 +23,7 @@ tbg_spool_blob_append (GByteArray *b, const TbgRecord *rec)
 	gsize dlen = rec->device ? strlen (rec->device) : 0;
 
 	put_le (b, rec->kind, 1);
-	put_le (b, (guint64) rec->id, 8);
+	put_le (b, 0, 8);
 	put_le (b, rec->device ? MIN (dlen, NO_DEVICE - 1) : NO_DEVICE, 2);
 	if (rec->device != NULL)
 		g_byte_array_append (b, (const guint8 *) rec->device, MIN (dlen, NO_DEVICE - 1));
@@ -45,14 +45,15 @@ get_le (const guint8 **p, const guint8 *end, guint n, guint64 *out)
 TbgRecord *
 tbg_spool_blob_next (const guint8 **p, const guint8 *end, gboolean *bad)
 {
-	guint64 kind, id, dlen, plen;
+	guint64 kind, unused, dlen, plen;
 	char *device = NULL, *payload;
 	TbgRecord *rec;
 
 	*bad = FALSE;
 	if (*p == end)
 		return NULL;
-	if (!get_le (p, end, 1, &kind) || kind >= TBG_RECORD_N_KINDS || !get_le (p, end, 8, &id) ||
+	if (!get_le (p, end, 1, &kind) || tbg_record_kind_topic ((TbgRecordKind) kind) == NULL ||
+	    !get_le (p, end, 8, &unused) ||
 	    !get_le (p, end, 2, &dlen) || (dlen != NO_DEVICE && (gsize) (end - *p) < dlen)) {
 		*bad = TRUE;
 		return NULL;
@@ -70,7 +71,6 @@ tbg_spool_blob_next (const guint8 **p, const guint8 *end, gboolean *bad)
 	memcpy (payload, *p, plen);
 	payload[plen] = '\0';
 	rec = tbg_record_new ((TbgRecordKind) kind, device, payload, plen);
-	rec->id = (gint64) id;
 	*p += plen;
 	g_free (device);
 	return rec;

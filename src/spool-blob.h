@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spool-blob.h — the records of one spool row, as bytes. Pure, fuzzed.
  *
- * A record: kind u8, id i64, device length u16 (0xffff: none), device,
+ * A record: kind u8, 8 bytes unused (0; once an RPC id), device length
+ * u16 (0xffff: none), device,
  * payload length u32, payload; integers little endian. Records follow one
  * another; their seqs are implied by the row's first seq. A device name of
  * 65,535 bytes or more is cut to 65,534.

@@ -599,61 +599,6 @@ query_int (Spool *sp, const char *sql, gint64 arg, gboolean *ok)
 	return v;
 }
 
-/* Spools written by tbgw 0.1 kept one row per record in "outbox": they
- * become batches (renumbered, in order) before anything else happens. */
-static gboolean
-migrate_rows (Spool *sp)
-{
-	g_autoptr (GByteArray) blob = g_byte_array_new ();
-	sqlite3_stmt *st = NULL;
-	guint64 first, n = 0, in_blob = 0;
-	gboolean ok = TRUE;
-	gint64 created = 0;
-
-	if (sqlite3_prepare_v2 (sp->db, "SELECT kind, device, id, created, payload FROM outbox ORDER BY seq",
-	                        -1, &st, NULL) != SQLITE_OK)
-		return TRUE;   /* no such table */
-	/* after every seq this file has used, acknowledged ones included */
-	first = (guint64) query_int (sp, "SELECT max(ifnull(max(last), 0), "
-	                                 "ifnull((SELECT value FROM meta WHERE key = 'acked'), 0)) + ?1 FROM batch",
-	                             1, &ok);
-	if (!ok || !exec (sp, "BEGIN")) {
-		sqlite3_finalize (st);
-		return FALSE;
-	}
-	/* rows of at most BATCH_MAX records, as tbgwd writes them */
-	while (ok && sqlite3_step (st) == SQLITE_ROW) {
-		TbgRecord rec = {
-			.kind = (TbgRecordKind) CLAMP (sqlite3_column_int (st, 0), 0, TBG_RECORD_N_KINDS - 1),
-			.device = (char *) sqlite3_column_text (st, 1),
-			.id = sqlite3_column_int64 (st, 2),
-			.payload = (char *) sqlite3_column_blob (st, 4),
-			.len = sqlite3_column_bytes (st, 4),
-		};
-
-		if (in_blob == 0)
-			created = sqlite3_column_int64 (st, 3);
-		tbg_spool_blob_append (blob, &rec);
-		n++;
-		if (++in_blob == BATCH_MAX) {
-			ok = insert_batch (sp, first + n - in_blob, first + n - 1, created, blob->data, blob->len);
-			g_byte_array_set_size (blob, 0);
-			in_blob = 0;
-		}
-	}
-	sqlite3_finalize (st);
-	if (ok && in_blob > 0)
-		ok = insert_batch (sp, first + n - in_blob, first + n - 1, created, blob->data, blob->len);
-	if (!ok || !exec (sp, "DROP TABLE outbox") || !exec (sp, "COMMIT")) {
-		exec (sp, "ROLLBACK");
-		return FALSE;
-	}
-	if (n > 0)
-		g_message (_("Spool %s: %" G_GUINT64_FORMAT " messages taken over from the previous format"),
-		           sp->path, n);
-	return TRUE;
-}
-
 static gboolean
 open_db (Spool *sp, GError **error)
 {
@@ -677,8 +622,6 @@ open_db (Spool *sp, GError **error)
 	    !prepare (sp, "INSERT OR REPLACE INTO meta VALUES ('acked', ?1)", &sp->save_acked) ||
 	    !prepare (sp, SELECT_BATCHES_AFTER, &sp->select_after) ||
 	    !prepare (sp, SELECT_GONE_AFTER, &sp->select_gone))
-		goto fail;
-	if (!migrate_rows (sp))
 		goto fail;
 	acked = query_int (sp, "SELECT ifnull((SELECT value FROM meta WHERE key = 'acked'), 0) + ?1", 0, &ok);
 	/* Rows are deleted in the transaction that moves meta.acked past them:

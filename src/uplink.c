@@ -241,14 +241,9 @@ publish_single (TbgUplink *up, const TbgRecord *rec)
 {
 	GArray *seqs = seq_array ();
 	guint64 seq = rec->seq;
-	g_autofree char *topic = NULL;
+	const char *topic = tbg_record_kind_topic (rec->kind);
 	gboolean ok;
 
-	if (rec->kind == TBG_RECORD_OWN_RPC_RESPONSE)
-		topic = g_strdup_printf ("%s%" G_GINT64_FORMAT,
-		                         tbg_record_kind_topic (rec->kind), rec->id);
-	else
-		topic = g_strdup (tbg_record_kind_topic (rec->kind));
 	if (rec->kind == TBG_RECORD_CONNECT)
 		g_hash_table_add (up->session, g_strdup (rec->device));
 	else if (rec->kind == TBG_RECORD_DISCONNECT)

@@ -350,6 +350,12 @@ fake_bluez_monitors (FakeBluez *fb)
 	return fb->monitors;
 }
 
+gboolean
+fake_bluez_has_monitors (gpointer fb)
+{
+	return fake_bluez_monitors (fb) != NULL;
+}
+
 const char *
 fake_bluez_add_device_on (FakeBluez *fb, const char *adapter, const char *address, const char *alias,
                           gboolean paired)

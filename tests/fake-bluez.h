@@ -61,6 +61,8 @@ void        fake_bluez_remove_monitor_manager (FakeBluez *fb);
 /* The registered advertisement monitors, as "TYPE POS,ADTYPE,HEX;…" lines,
  * read from the client's objects as bluetoothd does; NULL if none. */
 const char *fake_bluez_monitors (FakeBluez *fb);
+/* For tbg_test_wait_until() with a FakeBluez: some monitor is registered. */
+gboolean    fake_bluez_has_monitors (gpointer fb);
 gboolean    fake_bluez_discovering (FakeBluez *fb);
 guint       fake_bluez_discovery_starts (FakeBluez *fb);
 /* Powering the adapter off ends discovery, as in bluetoothd. */

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,22 +106,61 @@ tbg_fake_gpio_drive (guint offset, int level)
 		g_error ("fake gpio: pipe write failed");
 }
 
-static GPtrArray *
-fake_list_chips (void)
+static char *chip_dir;
+
+static void
+remove_chip_dir (void)
 {
-	GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) tbg_gpio_chip_info_free);
+	g_autoptr (GDir) dir = g_dir_open (chip_dir, 0, NULL);
+	const char *entry;
+
+	while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL) {
+		g_autofree char *path = g_build_filename (chip_dir, entry, NULL);
+
+		g_unlink (path);
+	}
+	g_rmdir (chip_dir);
+	g_clear_pointer (&chip_dir, g_free);
+}
+
+/* A directory the source walks as it walks /dev: an entry per chip, and
+ * one that is no chip. Removed at exit. */
+static const char *
+fake_chip_dir (void)
+{
+	if (chip_dir == NULL) {
+		chip_dir = g_dir_make_tmp ("tbgw-gpio-fake-XXXXXX", NULL);
+		g_assert (chip_dir != NULL);
+		for (guint i = 0; i <= G_N_ELEMENTS (chips); i++) {
+			g_autofree char *path = g_strdup_printf ("%s/gpiochip%u", chip_dir, i);
+
+			g_assert (g_file_set_contents (path, "", 0, NULL));
+		}
+		atexit (remove_chip_dir);
+	}
+	return chip_dir;
+}
+
+/* Answers for the entries of its directory by name, with the path its
+ * open_chip knows. */
+static TbgGpioChipInfo *
+fake_chip_info (const char *path)
+{
+	g_autofree char *base = g_path_get_basename (path);
 
 	for (guint i = 0; i < G_N_ELEMENTS (chips); i++) {
-		TbgGpioChipInfo *info = g_new0 (TbgGpioChipInfo, 1);
+		TbgGpioChipInfo *info;
 
+		if (!g_str_equal (base, chips[i].name))
+			continue;
+		info = g_new0 (TbgGpioChipInfo, 1);
 		info->path = g_strdup (chips[i].path);
 		info->name = g_strdup (chips[i].name);
 		info->label = g_strdup (chips[i].label);
 		info->n_lines = chips[i].n_lines;
-		/* in the order a directory listing gives */
-		g_ptr_array_insert (list, 0, info);
+		return info;
 	}
-	return list;
+	return NULL;   /* gpiochip2: not a chip */
 }
 
 static gpointer
@@ -235,7 +276,8 @@ fake_read_event (gpointer line, gboolean *rising, gint64 *mono_ns, GError **erro
 
 const TbgGpioBackend tbg_gpio_fake = {
 	.name = "fake",
-	.list_chips = fake_list_chips,
+	.chip_dir = fake_chip_dir,
+	.chip_info = fake_chip_info,
 	.open_chip = fake_open_chip,
 	.close_chip = fake_close_chip,
 	.find_line = fake_find_line,

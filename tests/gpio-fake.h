@@ -13,7 +13,7 @@
 extern const TbgGpioBackend tbg_gpio_fake;
 
 void tbg_fake_gpio_reset (void);
-/* What list_chips calls a chip (0 or 1); a reset restores the labels. */
+/* What chip_info calls a chip (0 or 1); a reset restores the labels. */
 void tbg_fake_gpio_set_label (guint chip, const char *label);
 /* Physical level the chip drives or sees on a line. */
 int  tbg_fake_gpio_level (guint index);

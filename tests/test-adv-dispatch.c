@@ -204,7 +204,8 @@ test_config_words (void)
 	g_assert_false (tbg_advert_parse_key ("x2d46f0cd168c18b247c0c79e9ad5b8d", k, &error));
 }
 
-/* The source's keys: a bad value is refused naming file:line, the key never shown. */
+/* The source's keys, as a reload checks them: a bad value is refused
+ * naming file:line, the key never shown. */
 static void
 assert_config (const char *text, const char *fragment)
 {
@@ -217,10 +218,10 @@ assert_config (const char *text, const char *fragment)
 	cfg = tbg_config_load (path, prefixes, &error);
 	g_assert_no_error (error);
 	if (fragment == NULL) {
-		g_assert_true (tbg_ble_adv_validate (cfg, &error));
+		g_assert_true (tbg_source_ble.validate (cfg, &error));
 		g_assert_no_error (error);
 	} else {
-		g_assert_false (tbg_ble_adv_validate (cfg, &error));
+		g_assert_false (tbg_source_ble.validate (cfg, &error));
 		g_assert_nonnull (error);
 		if (strstr (error->message, fragment) == NULL)
 			g_error ("“%s” does not say “%s”", error->message, fragment);

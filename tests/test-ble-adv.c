@@ -290,12 +290,6 @@ test_any (Fixture *f, gconstpointer data)
 	                                "\"rssi\":-50}", NULL);
 }
 
-static gboolean
-monitor_registered (gpointer data)
-{
-	return fake_bluez_monitors (data) != NULL;
-}
-
 /* scan=passive: the monitor listens for the enabled formats only, and what
  * it hears is decoded as from a scan. */
 static void
@@ -304,7 +298,7 @@ test_passive (Fixture *f, gconstpointer data)
 	const guint8 ruuvi[] = { 0x05, 0x12, 0xfc, 0x53, 0x94, 0xc3, 0x7c, 0x00, 0x04, 0xff, 0xfc, 0x04, 0x0c,
 	                         0xac, 0x36, 0x42, 0x00, 0xcd, 0xcb, 0xb8, 0x33, 0x4c, 0x88, 0x4f };
 
-	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (fake_bluez_has_monitors, f->bluez, WAIT_MS));
 	g_assert_cmpstr (fake_bluez_monitors (f->bluez), ==, "or_patterns 0,0x16,1a18;0,0xff,9904");
 	g_assert_false (fake_bluez_discovering (f->bluez));
 	fake_bluez_advertise (f->bluez, RUUVI, NULL, manufacturer_data (0x0499, ruuvi, sizeof ruuvi), -80);

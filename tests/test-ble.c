@@ -361,12 +361,6 @@ test_bluetoothd_restart (Fixture *f, gconstpointer data)
 }
 
 static gboolean
-monitor_registered (gpointer data)
-{
-	return fake_bluez_monitors (data) != NULL;
-}
-
-static gboolean
 discovering (gpointer data)
 {
 	return fake_bluez_discovering (data);
@@ -380,7 +374,7 @@ test_passive_scan (Fixture *f, gconstpointer data)
 	const guint8 p1[] = { 0x40, 0x00, 0x01, 0x02, 0xca, 0x09 };
 	TbgTestMessage *m;
 
-	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (fake_bluez_has_monitors, f->bluez, WAIT_MS));
 	g_assert_cmpstr (fake_bluez_monitors (f->bluez), ==, "or_patterns 0,0x16,d2fc");
 	fake_bluez_set_service_data (f->bluez, BTHOME, BTHOME_UUID, p1, sizeof p1);
 	m = expect_telemetry_of (f, "ATC_000002");
@@ -390,7 +384,7 @@ test_passive_scan (Fixture *f, gconstpointer data)
 	fake_bluez_stop (f->bluez);
 	g_assert_null (fake_bluez_monitors (f->bluez));
 	fake_bluez_restart (f->bluez);
-	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (fake_bluez_has_monitors, f->bluez, WAIT_MS));
 	g_assert_false (fake_bluez_discovering (f->bluez));
 }
 
@@ -442,7 +436,7 @@ test_passive_adapter_power (Fixture *f, gconstpointer data)
 	const guint8 p1[] = { 0x40, 0x00, 0x02, 0x02, 0xca, 0x09 };
 	TbgTestMessage *m;
 
-	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (fake_bluez_has_monitors, f->bluez, WAIT_MS));
 	fake_bluez_set_powered (f->bluez, FALSE);
 	tbg_test_run_main_loop_for (200);
 	fake_bluez_set_powered (f->bluez, TRUE);

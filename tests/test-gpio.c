@@ -563,6 +563,66 @@ test_reconfigure (Fixture *f, gconstpointer data)
 	tbg_fake_gpio_set_busy (1, NULL);
 }
 
+/* Through the core's reload: a line that is busy now is no fault of the
+ * file, so the reload goes through; the device that wants the line fails
+ * alone, says why, and connects once the line is free, while the rest of
+ * the new file applies. The same line twice is the file's fault: refused
+ * with file:line, nothing changes. */
+static void
+test_reload_busy_line (Fixture *f, gconstpointer data)
+{
+	g_autoptr (GError) error = NULL;
+
+	f->gw = make_gateway (f, RELOAD_A, &error);
+	g_assert_no_error (error);
+	g_assert_true (tbg_test_wait_until (tbg_test_gateway_link_is_up, f->gw, WAIT_MS));
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Greenhouse\",\"type\":\"default\"}", WAIT_MS);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Shed\",\"type\":\"default\"}", WAIT_MS);
+	rpc (f, 1, "setValue", "{\"line\":\"pump\",\"value\":1}", "{\"line\":\"pump\",\"value\":1}");
+
+	/* Shed moves to a line someone else holds; Porch is new */
+	tbg_fake_gpio_set_busy (1, "someone-else");
+	tbg_test_log_capture ();
+	g_assert_true (tbg_gateway_reload (f->gw, load (f, "[gpio:Greenhouse]\nchip=gpiochip0\nline.pump=output 3 initial=0\n"
+	                                                   "line.button=input 5\n"
+	                                                   "[gpio:Shed]\nchip=gpiochip0\nretry-interval-s=1\nline.lamp=output 1\n"
+	                                                   "[gpio:Porch]\nchip=gpiochip0\nline.y=output 2\n"), &error));
+	g_assert_no_error (error);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/disconnect", "{\"device\":\"Shed\"}", WAIT_MS);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Porch\",\"type\":\"default\"}", WAIT_MS);
+	g_assert_cmpuint (tbg_test_log_count ("*[gpio:Shed]: GPIO line “1” (lamp) on gpiochip0: Device or resource busy; "
+	                                      "in use by someone-else; device unavailable, retrying every 1 s*"), ==, 1);
+	g_assert_cmpuint (tbg_test_log_count ("*Configuration reloaded*"), ==, 1);
+	g_assert_true (tbg_fake_gpio_requested (2));
+	g_assert_false (tbg_fake_gpio_requested (4));
+	g_assert_cmpint (tbg_fake_gpio_level (3), ==, 1);
+	g_assert_cmpuint (tbg_fake_gpio_requests (3), ==, 1);
+	tbg_test_gateway_rpc (f->peer, "Shed", 2, "setValue", "true",
+	                      "{\"error\":\"device not available: GPIO line “1” (lamp) on gpiochip0: "
+	                      "Device or resource busy; in use by someone-else\"}", WAIT_MS);
+
+	/* the line comes free: Shed connects on its next retry */
+	tbg_fake_gpio_set_busy (1, NULL);
+	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect", "{\"device\":\"Shed\",\"type\":\"default\"}", WAIT_MS);
+	g_assert_true (tbg_fake_gpio_requested (1));
+	g_assert_cmpuint (tbg_test_log_count ("*[gpio:Shed]: lines available; device connected*"), ==, 1);
+	tbg_test_gateway_rpc (f->peer, "Shed", 3, "setValue", "true", "true", WAIT_MS);
+	g_assert_cmpint (tbg_fake_gpio_level (1), ==, 1);
+
+	/* line 2 twice (as 2 and 02): refused, and nothing stops */
+	g_assert_false (tbg_gateway_reload (f->gw, load (f, "[gpio:Greenhouse]\nchip=gpiochip0\nline.pump=output 3 initial=0\n"
+	                                                    "line.button=input 5\n"
+	                                                    "[gpio:Porch]\nchip=gpiochip0\nline.y=output 2\nline.z=output 02\n"), &error));
+	g_assert_nonnull (error);
+	if (strstr (error->message, ".conf:14: [gpio:Porch] line.z: line 02 is also [gpio:Porch] line.y") == NULL)
+		g_error ("unexpected: %s", error->message);
+	g_clear_error (&error);
+	g_assert_true (tbg_fake_gpio_requested (1));
+	g_assert_true (tbg_fake_gpio_requested (2));
+	g_assert_cmpint (tbg_fake_gpio_level (3), ==, 1);
+	tbg_test_peer_assert_quiet (f->peer, "v1/gateway/disconnect", 200);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -583,6 +643,7 @@ main (int argc, char **argv)
 	ADD ("report-reads-lines", test_report_reads_lines, NULL);
 	ADD ("widget-rpcs", test_widget_rpcs, NULL);
 	ADD ("reconfigure", test_reconfigure, NULL);
+	ADD ("reload-busy-line", test_reload_busy_line, NULL);
 #undef ADD
 	return g_test_run ();
 }

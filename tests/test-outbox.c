@@ -92,8 +92,10 @@ test_kinds (void)
 {
 	g_assert_cmpstr (tbg_record_kind_topic (TBG_RECORD_CONNECT), ==, "v1/gateway/connect");
 	g_assert_cmpstr (tbg_record_kind_topic (TBG_RECORD_CLAIM), ==, "v1/gateway/claim");
-	g_assert_cmpstr (tbg_record_kind_topic (TBG_RECORD_OWN_RPC_RESPONSE), ==,
-	                 "v1/devices/me/rpc/response/");
+	g_assert_cmpstr (tbg_record_kind_topic (TBG_RECORD_OWN_TELEMETRY), ==, "v1/devices/me/telemetry");
+	/* the number of a kind that is gone is no kind */
+	g_assert_null (tbg_record_kind_topic ((TbgRecordKind) 6));
+	g_assert_cmpstr (tbg_record_kind_to_string ((TbgRecordKind) 6), ==, "invalid");
 	g_assert_cmpstr (tbg_record_kind_to_string (TBG_RECORD_ATTRIBUTE_REQUEST), ==,
 	                 "attribute-request");
 	g_assert_null (tbg_record_kind_topic (TBG_RECORD_N_KINDS));

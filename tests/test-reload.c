@@ -130,20 +130,6 @@ expect_log (Fixture *f, const char *needle, guint count)
 	}
 }
 
-static gboolean
-name_owned (gpointer data)
-{
-	Fixture *f = data;
-	g_autoptr (GVariant) r = g_dbus_connection_call_sync (f->conn, "org.freedesktop.DBus",
-		"/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-		g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"), 0, -1, NULL, NULL);
-	gboolean owned = FALSE;
-
-	if (r != NULL)
-		g_variant_get (r, "(b)", &owned);
-	return owned;
-}
-
 static char *
 name_owner (Fixture *f)
 {
@@ -156,21 +142,6 @@ name_owner (Fixture *f)
 	g_assert_no_error (error);
 	g_variant_get (r, "(s)", &owner);
 	return owner;
-}
-
-static gboolean
-link_connected (gpointer data)
-{
-	Fixture *f = data;
-	g_autoptr (GVariant) r = g_dbus_connection_call_sync (f->conn, NAME, MANAGER,
-		"org.freedesktop.DBus.Properties", "Get", g_variant_new ("(ss)", IFACE_M, "Connected"),
-		G_VARIANT_TYPE ("(v)"), 0, -1, NULL, NULL);
-	g_autoptr (GVariant) v = NULL;
-
-	if (r == NULL)
-		return FALSE;
-	g_variant_get (r, "(v)", &v);
-	return g_variant_get_boolean (v);
 }
 
 static void
@@ -206,8 +177,7 @@ static GVariant *
 call (Fixture *f, const char *path, const char *iface, const char *method, GVariant *args,
       GError **error)
 {
-	return g_dbus_connection_call_sync (f->conn, NAME, path, iface, method, args, NULL,
-	                                    G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, error);
+	return tbg_test_tbgwd_call (f->conn, path, iface, method, args, error);
 }
 
 /* A client's device "Valve" whose RPCs this test answers. */
@@ -249,15 +219,9 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GSubprocessLauncher) l = NULL;
 
 	alarm (300);
-	f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (f->bus);
-	f->conn = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (f->bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-	g_assert_no_error (error);
+	f->bus = tbg_test_bus_up (&f->conn);
 	f->broker = tbg_test_broker_start ();
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
 	f->dir = g_dir_make_tmp ("tbgw-reload-XXXXXX", &error);
@@ -266,15 +230,7 @@ setup (Fixture *f, gconstpointer data)
 	f->log = g_build_filename (f->dir, "stderr.log", NULL);
 	pty_open (f);
 	write_config (f, "baud=9600\n");
-	/* after g_test_dbus_up(): the child inherits the private bus's address */
-	l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-	g_subprocess_launcher_set_stderr_file_path (l, f->log);
-	f->daemon = g_subprocess_launcher_spawn (l, &error, g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
-	                                         "--session", "--config", f->conf, NULL);
-	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (name_owned, f, WAIT_MS));
-	g_assert_true (tbg_test_wait_until (link_connected, f, WAIT_MS));
-	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
+	f->daemon = tbg_test_tbgwd_start (f->conn, f->peer, f->conf, f->log);
 	tbg_test_peer_expect_json (f->peer, "v1/gateway/connect",
 	                           "{\"device\":\"Sensor\",\"type\":\"Thermometer\"}", WAIT_MS);
 	/* From now on the name must never change hands. */
@@ -291,9 +247,7 @@ teardown (Fixture *f, gconstpointer data)
 	if (f->handler_reg != 0)
 		g_dbus_connection_unregister_object (f->conn, f->handler_reg);
 	g_dbus_connection_signal_unsubscribe (f->conn, f->name_sub);
-	g_object_unref (f->conn);
-	g_test_dbus_down (f->bus);
-	g_object_unref (f->bus);
+	tbg_test_bus_down (f->bus, f->conn);
 	tbg_test_peer_free (f->peer);
 	tbg_test_broker_free (f->broker);
 	close (f->master);

@@ -86,7 +86,7 @@ test_persist_and_ack (Fixture *f, gconstpointer data)
 
 	append (ob, TBG_RECORD_CONNECT, "A", "{\"device\":\"A\"}");
 	append (ob, TBG_RECORD_TELEMETRY, "A", "{\"ts\":1,\"values\":{\"t\":1}}");
-	append (ob, TBG_RECORD_OWN_RPC_RESPONSE, NULL, "{\"pong\":true}");
+	append (ob, TBG_RECORD_OWN_TELEMETRY, NULL, "{\"pong\":true}");
 	p1 = send_next (ob, &s1);
 	p2 = send_next (ob, &s2);
 	g_assert_cmpstr (p1, ==, "{\"device\":\"A\"}");
@@ -107,7 +107,7 @@ test_persist_and_ack (Fixture *f, gconstpointer data)
 		g_assert_cmpuint (r->seq, ==, s2);
 		tbg_outbox_mark_sent (ob, r->seq);
 		r = tbg_outbox_peek_unsent (ob);
-		g_assert_cmpint (r->kind, ==, TBG_RECORD_OWN_RPC_RESPONSE);
+		g_assert_cmpint (r->kind, ==, TBG_RECORD_OWN_TELEMETRY);
 		g_assert_null (r->device);
 	}
 	/* New records get higher numbers than the old ones. */
@@ -552,89 +552,12 @@ test_absurd_acked (Fixture *f, gconstpointer data)
 	tbg_outbox_free (ob);
 }
 
-/* A spool of the one-row-per-record format is taken over, in order. */
-static void
-test_old_format (Fixture *f, gconstpointer data)
-{
-	g_autofree char *db_path = g_build_filename (f->dir, "spool.db", NULL);
-	sqlite3 *db = NULL;
-	TbgOutbox *ob;
-	guint64 seq;
-
-	g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
-	g_assert_cmpint (sqlite3_exec (db,
-		"PRAGMA journal_mode=WAL;"
-		"CREATE TABLE outbox (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, device TEXT, "
-		"id INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"
-		"INSERT INTO outbox VALUES (5, 0, 'D', 0, 1700000000000, '{\"device\":\"D\"}');"
-		"INSERT INTO outbox VALUES (9, 2, 'D', 0, 1700000000000, 'one');"
-		"INSERT INTO outbox VALUES (12, 8, NULL, 0, 1700000000000, 'own');",
-		NULL, NULL, NULL), ==, SQLITE_OK);
-	sqlite3_close (db);
-	ob = open_spool (f, 100, 0);
-	g_assert_cmpuint (tbg_outbox_length (ob), ==, 3);
-	g_assert_cmpint (tbg_spool_count_file (f->dir, TBG_RECORD_TELEMETRY), ==, 1);
-	{
-		g_autofree char *a = send_next (ob, &seq);
-		g_autofree char *b = send_next (ob, &seq);
-		g_autofree char *c = send_next (ob, &seq);
-
-		g_assert_cmpstr (a, ==, "{\"device\":\"D\"}");
-		g_assert_cmpstr (b, ==, "one");
-		g_assert_cmpstr (c, ==, "own");
-	}
-	/* new records follow them */
-	append (ob, TBG_RECORD_TELEMETRY, "D", "two");
-	flush_commits ();
-	tbg_outbox_free (ob);
-	ob = open_spool (f, 100, 0);
-	g_assert_cmpuint (tbg_outbox_length (ob), ==, 4);
-	g_assert_cmpint (tbg_spool_count_file (f->dir, TBG_RECORD_TELEMETRY), ==, 2);
-	tbg_outbox_free (ob);
-}
-
-/* A large spool of the old format becomes batches of the usual size, not
- * one row that every refill would decode from its start. */
-static void
-test_old_format_large (Fixture *f, gconstpointer data)
-{
-	g_autofree char *db_path = g_build_filename (f->dir, "spool.db", NULL);
-	const guint n = 5000;
-	sqlite3 *db = NULL;
-	TbgOutbox *ob;
-
-	g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
-	g_assert_cmpint (sqlite3_exec (db,
-		"PRAGMA journal_mode=WAL;"
-		"CREATE TABLE outbox (seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, device TEXT, "
-		"id INTEGER NOT NULL, created INTEGER NOT NULL, payload BLOB NOT NULL);"
-		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) "
-		"INSERT INTO outbox SELECT i, 2, 'D', 0, 1700000000000, CAST(i - 1 AS TEXT) FROM c;",
-		NULL, NULL, NULL), ==, SQLITE_OK);
-	sqlite3_close (db);
-	ob = open_spool (f, 100000, 0);
-	g_assert_cmpuint (tbg_outbox_length (ob), ==, n);
-	g_assert_cmpint (query (db_path, "SELECT count(*) FROM batch"), ==, 3);   /* 2048 + 2048 + 904 */
-	g_assert_cmpint (query (db_path, "SELECT max(last - first + 1) FROM batch"), ==, 2048);
-	for (guint i = 0; i < n; i++) {
-		guint64 seq;
-		g_autofree char *p = send_next (ob, &seq);
-		g_autofree char *want = g_strdup_printf ("%u", i);
-
-		g_assert_cmpstr (p, ==, want);
-	}
-	g_assert_null (tbg_outbox_peek_unsent (ob));
-	tbg_outbox_free (ob);
-}
-
 int
 main (int argc, char **argv)
 {
 	g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add ("/spool/" path, Fixture, NULL, setup, fn, teardown)
 	ADD ("persist-and-ack", test_persist_and_ack);
-	ADD ("old-format", test_old_format);
-	ADD ("old-format-large", test_old_format_large);
 	ADD ("sigkill", test_sigkill);
 	ADD ("sync", test_sync_without_main_loop);
 	ADD ("window-refill-and-rewind", test_window_refill_and_rewind);

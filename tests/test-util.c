@@ -143,3 +143,83 @@ tbg_test_gateway_rpc (TbgTestPeer *peer, const char *device, int id, const char 
 	tbg_test_peer_publish (peer, "v1/gateway/rpc", req);
 	tbg_test_peer_expect_json (peer, "v1/gateway/rpc", resp, timeout_ms);
 }
+
+/* ---- the real tbgwd on a private bus ---- */
+
+#define TBGWD_NAME     "org.tbgw.Gateway1"
+#define TBGWD_WAIT_MS  20000
+
+GTestDBus *
+tbg_test_bus_up (GDBusConnection **conn)
+{
+	GTestDBus *bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+	g_autoptr (GError) error = NULL;
+
+	g_test_dbus_up (bus);
+	*conn = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (bus),
+		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		NULL, NULL, &error);
+	g_assert_no_error (error);
+	return bus;
+}
+
+void
+tbg_test_bus_down (GTestDBus *bus, GDBusConnection *conn)
+{
+	g_object_unref (conn);
+	g_test_dbus_down (bus);
+	g_object_unref (bus);
+}
+
+GVariant *
+tbg_test_tbgwd_call (GDBusConnection *conn, const char *path, const char *iface, const char *method,
+                     GVariant *args, GError **error)
+{
+	return g_dbus_connection_call_sync (conn, TBGWD_NAME, path, iface, method, args, NULL,
+	                                    G_DBUS_CALL_FLAGS_NONE, TBGWD_WAIT_MS, NULL, error);
+}
+
+gboolean
+tbg_test_tbgwd_name_owned (gpointer conn)
+{
+	g_autoptr (GVariant) r = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus",
+		"/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+		g_variant_new ("(s)", TBGWD_NAME), G_VARIANT_TYPE ("(b)"), 0, -1, NULL, NULL);
+	gboolean owned = FALSE;
+
+	if (r != NULL)
+		g_variant_get (r, "(b)", &owned);
+	return owned;
+}
+
+gboolean
+tbg_test_tbgwd_link_connected (gpointer conn)
+{
+	g_autoptr (GVariant) r = tbg_test_tbgwd_call (conn, "/org/tbgw/Gateway1", "org.freedesktop.DBus.Properties",
+	                                              "Get", g_variant_new ("(ss)", "org.tbgw.Gateway1.Manager",
+	                                                                    "Connected"), NULL);
+	g_autoptr (GVariant) v = NULL;
+
+	if (r == NULL)
+		return FALSE;
+	g_variant_get (r, "(v)", &v);
+	return g_variant_get_boolean (v);
+}
+
+GSubprocess *
+tbg_test_tbgwd_start (GDBusConnection *conn, TbgTestPeer *peer, const char *conf, const char *log_path)
+{
+	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr (GError) error = NULL;
+	GSubprocess *daemon;
+
+	if (log_path != NULL)
+		g_subprocess_launcher_set_stderr_file_path (l, log_path);
+	daemon = g_subprocess_launcher_spawn (l, &error, g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
+	                                      "--session", "--config", conf, NULL);
+	g_assert_no_error (error);
+	g_assert_true (tbg_test_wait_until (tbg_test_tbgwd_name_owned, conn, TBGWD_WAIT_MS));
+	g_assert_true (tbg_test_wait_until (tbg_test_tbgwd_link_connected, conn, TBGWD_WAIT_MS));
+	tbg_test_message_free (tbg_test_peer_expect (peer, "v1/devices/me/attributes", TBGWD_WAIT_MS));
+	return daemon;
+}

@@ -41,3 +41,23 @@ void        tbg_test_expect_sample_values (TbgTestPeer *peer, const char *device
  * gateway's answer with that id and @expected_data as its data. */
 void        tbg_test_gateway_rpc (TbgTestPeer *peer, const char *device, int id, const char *method,
                                   const char *params, const char *expected_data, guint timeout_ms);
+
+/* ---- the real tbgwd on a private bus ---- */
+
+/* A private bus (GTestDBus) and this test's connection to it; children
+ * started after this call have it as their session bus. */
+GTestDBus  *tbg_test_bus_up (GDBusConnection **conn);
+void        tbg_test_bus_down (GTestDBus *bus, GDBusConnection *conn);
+/* Starts tbgwd ($TBGWD, else src/tbgwd) with --session --config @conf,
+ * its stderr into @log_path (NULL: this process's), and waits until it
+ * owns org.tbgw.Gateway1, its MQTT link is up and @peer has seen the
+ * gateway's version attribute. */
+GSubprocess *tbg_test_tbgwd_start (GDBusConnection *conn, TbgTestPeer *peer, const char *conf,
+                                   const char *log_path);
+/* For tbg_test_wait_until() with a GDBusConnection: the name is owned,
+ * the Manager's Connected property is true. */
+gboolean    tbg_test_tbgwd_name_owned (gpointer conn);
+gboolean    tbg_test_tbgwd_link_connected (gpointer conn);
+/* A method call to org.tbgw.Gateway1, waiting up to 20 s. */
+GVariant   *tbg_test_tbgwd_call (GDBusConnection *conn, const char *path, const char *iface,
+                                 const char *method, GVariant *args, GError **error);

@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 		tbg_spool_blob_append (again, rec);
 		q = again->data + before;
 		copy = tbg_spool_blob_next (&q, again->data + again->len, &bad2);
-		if (copy == NULL || bad2 || copy->kind != rec->kind || copy->id != rec->id ||
+		if (copy == NULL || bad2 || copy->kind != rec->kind ||
 		    copy->len != rec->len || memcmp (copy->payload, rec->payload, rec->len) != 0 ||
 		    g_strcmp0 (copy->device, rec->device) != 0)
 			__builtin_trap ();
