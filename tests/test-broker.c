@@ -36,21 +36,36 @@ mosquitto_path (void)
 	return "mosquitto";
 }
 
-static guint16
-free_port (void)
+/* A port no other test is likely to pick at the same moment. Asking the
+ * kernel for port 0 and closing it hands the same number to every test
+ * that asks at about the same time (make check -j runs several), so the
+ * port is drawn at random below the ephemeral range (where outgoing
+ * connections never take it) and checked to be free now. */
+guint16
+tbg_test_free_port (void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	guint16 port;
+	/* Not g_random_*(): GTest seeds it from the clock, the same in tests
+	 * started together. g_rand_new() reads /dev/urandom. */
+	static GRand *rand;
 
-	sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-	g_assert_cmpint (fd, >=, 0);
-	g_assert_cmpint (bind (fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
-	g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sa, &len), ==, 0);
-	port = ntohs (sa.sin_port);
-	close (fd);
-	return port;
+	if (rand == NULL)
+		rand = g_rand_new ();
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		guint16 port = (guint16) g_rand_int_range (rand, 20000, 32768);
+		gboolean ok;
+
+		g_assert_cmpint (fd, >=, 0);
+		sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+		sa.sin_port = htons (port);
+		ok = bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+		close (fd);
+		if (ok)
+			return port;
+	}
+	g_error ("no free TCP port on 127.0.0.1 in 20000-32767");
+	return 0;
 }
 
 static gboolean
@@ -93,12 +108,28 @@ write_conf (TbgTestBroker *b)
 	g_assert_no_error (error);
 }
 
+/* How many times a broker has said "mosquitto version … running" in the
+ * log (a restarted broker appends to it). */
+static guint
+log_running_count (TbgTestBroker *b)
+{
+	g_autofree char *text = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents (b->log, &text, NULL, NULL))
+		return 0;
+	for (const char *p = text; (p = strstr (p, " running\n")) != NULL; p++)
+		n++;
+	return n;
+}
+
 /* Returns FALSE if mosquitto exited (e.g. the port was taken meanwhile). */
 static gboolean
 spawn_and_wait (TbgTestBroker *b)
 {
 	g_autoptr (GError) error = NULL;
 	const char *argv[] = { mosquitto_path (), "-c", b->conf, NULL };
+	guint runs_before = log_running_count (b);
 
 	if (!g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
 	                    G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
@@ -108,12 +139,15 @@ spawn_and_wait (TbgTestBroker *b)
 	for (int i = 0; i < 500; i++) {
 		int status;
 
-		if (port_accepts (b->port))
-			return TRUE;
 		if (waitpid (b->pid, &status, WNOHANG) == b->pid) {
 			b->pid = 0;
 			return FALSE;
 		}
+		/* Another test's broker may answer on this port; only our own
+		 * log's "running" line (written once the listener is bound)
+		 * says that ours does. */
+		if (log_running_count (b) > runs_before && port_accepts (b->port))
+			return TRUE;
 		g_usleep (10000);
 	}
 	g_error ("mosquitto did not listen on 127.0.0.1:%u within 5 s", b->port);
@@ -131,7 +165,7 @@ tbg_test_broker_start (void)
 	b->conf = g_build_filename (b->dir, "mosquitto.conf", NULL);
 	b->log = g_build_filename (b->dir, "mosquitto.log", NULL);
 	for (int attempt = 0; attempt < 10; attempt++) {
-		b->port = free_port ();
+		b->port = tbg_test_free_port ();
 		write_conf (b);
 		if (spawn_and_wait (b))
 			return b;

@@ -944,26 +944,25 @@ sh (const char *dir, const char *script)
 	g_assert_true (g_spawn_check_wait_status (status, NULL));
 }
 
-static guint16
-tls_free_port (void)
-{
-	g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
-	g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-	g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-	g_autoptr (GSocketAddress) bound = NULL;
+typedef struct {
+	const char *log;
+	guint16     port;
+} TlsBroker;
 
-	g_assert_true (g_socket_bind (s, any, FALSE, NULL));
-	bound = g_socket_get_local_address (s, NULL);
-	return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
+/* Up once its own log says so (another test's broker may answer on the
+ * port) and the port takes connections. */
 static gboolean
-tls_port_accepts (gpointer data)
+tls_broker_up (gpointer data)
 {
-	g_autoptr (GSocketClient) c = g_socket_client_new ();
-	g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1",
-		GPOINTER_TO_UINT (data), NULL, NULL);
+	TlsBroker *tb = data;
+	g_autofree char *text = NULL;
+	g_autoptr (GSocketClient) c = NULL;
+	g_autoptr (GSocketConnection) conn = NULL;
 
+	if (!g_file_get_contents (tb->log, &text, NULL, NULL) || strstr (text, " running\n") == NULL)
+		return FALSE;
+	c = g_socket_client_new ();
+	conn = g_socket_client_connect_to_host (c, "127.0.0.1", tb->port, NULL, NULL);
 	return conn != NULL;
 }
 
@@ -983,7 +982,7 @@ tls_link_comes_up (const char *cert_name, const char *host)
 		"printf 'subjectAltName=DNS:%s\\n' > ext\n"
 		"openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
 		"-extfile ext -out server.pem\n", cert_name, cert_name);
-	guint16 port = tls_free_port ();
+	guint16 port = tbg_test_free_port ();
 	g_autofree char *mconf = g_strdup_printf ("listener %u 127.0.0.1\nallow_anonymous true\n"
 		"persistence false\nuser root\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
 		"log_dest file %s/mosquitto.log\nlog_type all\nconnection_messages true\n", port, dir, dir, dir);
@@ -1008,7 +1007,12 @@ tls_link_comes_up (const char *cert_name, const char *host)
 	broker = g_subprocess_launcher_spawn (l, &error, g_getenv ("MOSQUITTO") ? g_getenv ("MOSQUITTO")
 	                                      : "/usr/sbin/mosquitto", "-c", mconf_path, NULL);
 	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (tls_port_accepts, GUINT_TO_POINTER (port), WAIT_MS));
+	{
+		g_autofree char *log = g_build_filename (dir, "mosquitto.log", NULL);
+		TlsBroker tb = { log, port };
+
+		g_assert_true (tbg_test_wait_until (tls_broker_up, &tb, WAIT_MS));
+	}
 	g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 	cfg = tbg_config_load (conf, prefixes, &error);
 	g_assert_no_error (error);
