@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const guint8 mac[6] = { 0xa4, 0xc1, 0x38, 0x2f, 0x87, 0x6b };
 static const guint8 key[16] = { 0xb2, 0xd4, 0x6f, 0x0c, 0xd1, 0x68, 0xc1, 0x8b,
@@ -210,7 +211,7 @@ static void
 assert_config (const char *text, const char *fragment)
 {
 	static const char * const prefixes[] = { "ble", NULL };
-	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-adv-config-test.conf", NULL);
+	g_autofree char *path = g_strdup_printf ("%s/tbgw-adv-config-test-%d.conf", g_get_tmp_dir (), (int) getpid ());
 	g_autoptr (GError) error = NULL;
 	g_autoptr (TbgConfig) cfg = NULL;
 

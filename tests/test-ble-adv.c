@@ -74,7 +74,7 @@ setup (Fixture *f, gconstpointer data)
 	fake_bluez_add_device (f->bluez, NEIGHBOUR, "A4-C1-38-00-10-09", FALSE);
 	f->broker = tbg_test_broker_start ();
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
-	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ble-adv-test.conf", NULL);
+	f->conf = g_strdup_printf ("%s/tbgw-ble-adv-test-%d.conf", g_get_tmp_dir (), (int) getpid ());
 	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\nstats-interval-s=0\n"
 	                        "[ble]\n%s"
 	                        "[ble:Living room]\naddress=%s\n"
@@ -335,8 +335,8 @@ write_config (const char *path, guint16 port, const char *attic_key)
 static void
 test_reload (void)
 {
-	g_autofree char *path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-adv-reload.conf", NULL);
-	g_autofree char *gw_path = g_build_filename (g_get_tmp_dir (), "tbgw-ble-adv-reload-gw.conf", NULL);
+	g_autofree char *path = g_strdup_printf ("%s/tbgw-ble-adv-reload-%d.conf", g_get_tmp_dir (), (int) getpid ());
+	g_autofree char *gw_path = g_strdup_printf ("%s/tbgw-ble-adv-reload-gw-%d.conf", g_get_tmp_dir (), (int) getpid ());
 	const char * const never[] = { "Attic", NULL };
 	guint8 p1[32], p0[32], p2[32], attic[32];
 	gsize n1 = mibeacon (STOCK, key, 0x11, 233, p1), n0 = mibeacon (STOCK, key, 0x10, 200, p0);

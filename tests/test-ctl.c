@@ -113,7 +113,7 @@ setup (Fixture *f, gconstpointer data)
 	g_assert_no_error (error);
 	f->broker = tbg_test_broker_start ();
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
-	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-ctl-test.conf", NULL);
+	f->conf = g_strdup_printf ("%s/tbgw-ctl-test-%d.conf", g_get_tmp_dir (), (int) getpid ());
 	text = g_strdup_printf ("[storage]\npath=memory\n[server]\nport=%u\n[gateway]\n"
 	                        "stats-interval-s=0\nrpc-timeout-ms=500\nattribute-request-timeout-ms=500\n",
 	                        tbg_test_broker_port (f->broker));

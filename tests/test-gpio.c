@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_MS 20000
 
@@ -49,7 +50,7 @@ setup (Fixture *f, gconstpointer data)
 
 	tbg_fake_gpio_reset ();
 	tbg_source_gpio_set_backend (&tbg_gpio_fake);
-	f->conf = g_build_filename (g_get_tmp_dir (), "tbgw-gpio-test.conf", NULL);
+	f->conf = g_strdup_printf ("%s/tbgw-gpio-test-%d.conf", g_get_tmp_dir (), (int) getpid ());
 	f->broker = tbg_test_broker_start ();
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
 	if (data == NULL)
