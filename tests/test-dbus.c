@@ -228,6 +228,7 @@ test_last_seen (Fixture *f, gconstpointer data)
 	sub = g_dbus_connection_signal_subscribe (f->conn, NAME, "org.freedesktop.DBus.Properties",
 	                                          "PropertiesChanged", path, IFACE_D,
 	                                          G_DBUS_SIGNAL_FLAGS_NONE, count_last_seen, &changes, NULL);
+	tbg_test_bus_sync (f->conn);
 	for (guint i = 0; i < 100; i++) {
 		last_push_ms = g_get_real_time () / 1000;
 		call_ok (f, path, IFACE_D, "PushTelemetry", g_variant_new_parsed ("({'t': <%u>},)", i));
@@ -313,6 +314,7 @@ test_rpc_and_shared_signals (Fixture *f, gconstpointer data)
 	g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
 	guint sub = g_dbus_connection_signal_subscribe (f->conn, NULL, IFACE_D, NULL, path, NULL,
 	                                                G_DBUS_SIGNAL_FLAGS_NONE, on_signal, got, NULL);
+	tbg_test_bus_sync (f->conn);
 
 	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/gateway/connect", WAIT_MS));
 	tbg_test_peer_publish (f->peer, "v1/gateway/rpc",

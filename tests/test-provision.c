@@ -450,6 +450,7 @@ test_daemon_dbus (Fixture *f, gconstpointer data)
 	sub = g_dbus_connection_signal_subscribe (conn, NULL, "org.freedesktop.DBus.Properties",
 	                                          "PropertiesChanged", "/org/tbgw/Gateway1", NULL,
 	                                          G_DBUS_SIGNAL_FLAGS_NONE, on_props_changed, &s, NULL);
+	tbg_test_bus_sync (conn);
 	l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
 	daemon = g_subprocess_launcher_spawn (l, &error, g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
 	                                      "--session", "--config", f->conf, NULL);

@@ -237,6 +237,7 @@ setup (Fixture *f, gconstpointer data)
 	f->name_sub = g_dbus_connection_signal_subscribe (f->conn, "org.freedesktop.DBus",
 		"org.freedesktop.DBus", "NameOwnerChanged", "/org/freedesktop/DBus", NAME,
 		G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, f, NULL);
+	tbg_test_bus_sync (f->conn);
 }
 
 static void

@@ -164,6 +164,17 @@ tbg_test_bus_up (GDBusConnection **conn)
 }
 
 void
+tbg_test_bus_sync (GDBusConnection *conn)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GVariant) id = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus",
+		"/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId", NULL, G_VARIANT_TYPE ("(s)"),
+		G_DBUS_CALL_FLAGS_NONE, TBGWD_WAIT_MS, NULL, &error);
+
+	g_assert_no_error (error);
+}
+
+void
 tbg_test_bus_down (GTestDBus *bus, GDBusConnection *conn)
 {
 	g_object_unref (conn);

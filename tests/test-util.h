@@ -48,6 +48,10 @@ void        tbg_test_gateway_rpc (TbgTestPeer *peer, const char *device, int id,
  * started after this call have it as their session bus. */
 GTestDBus  *tbg_test_bus_up (GDBusConnection **conn);
 void        tbg_test_bus_down (GTestDBus *bus, GDBusConnection *conn);
+/* Returns once the bus daemon has handled everything @conn sent before,
+ * such as the match rule of a signal subscription just made: a signal
+ * emitted afterwards reaches it. */
+void        tbg_test_bus_sync (GDBusConnection *conn);
 /* Starts tbgwd ($TBGWD, else src/tbgwd) with --session --config @conf,
  * its stderr into @log_path (NULL: this process's), and waits until it
  * owns org.tbgw.Gateway1, its MQTT link is up and @peer has seen the
