@@ -24,6 +24,7 @@ gboolean  tbg_ble_adv_advertisement (BleDevice *bd, GDBusProxy *dev);
 /* An RSSI change: the device is still there (beacons stay present). */
 void      tbg_ble_adv_seen (BleDevice *bd, GDBusProxy *dev);
 void      tbg_ble_adv_device_free (BleDevice *bd);
-/* The or_patterns of a passive scan's monitor: BTHome when @bthome, and
- * every enabled format's service UUID or company id. */
+/* The or_patterns of a passive scan (ble-scan.c spreads them over
+ * monitors): BTHome when @bthome, and every enabled format's service UUID
+ * or company id. */
 GVariant *tbg_ble_adv_monitor_patterns (BleSource *src, gboolean bthome);

@@ -80,7 +80,7 @@ struct _BleSource {
 	GPtrArray          *configs;        /* DeviceConfig */
 	GHashTable         *devices;        /* object path → BleDevice */
 	char               *scanning_on;    /* adapter path discovery was started on */
-	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitor */
+	GDBusObjectManagerServer *monitors; /* scan=passive: our advertisement monitors */
 	gboolean            bluez_up;
 	struct _BleAdv     *adv;            /* decoders=, advertisers= (ble-adv-source.c) */
 	gboolean            session_bus;    /* BlueZ on the session bus (tests) */

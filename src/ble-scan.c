@@ -131,16 +131,26 @@ start_active_discovery (BleSource *src, GDBusProxy *adapter)
 	                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, src->cancellable, filter_set, src);
 }
 
-/* ---- passive scanning: an advertisement monitor ------------------------------------ */
+/* ---- passive scanning: advertisement monitors --------------------------------------- */
+
+/* bluetoothd 5.66 (Debian 12) sizes its MGMT Add Adv Patterns Monitor
+ * command in 8 bits (src/adv_monitor.c): a monitor with 8 or more patterns
+ * overflows its buffer and bluetoothd dies with SIGABRT, again on every
+ * registration. So the patterns are spread over monitors of at most 7
+ * (the kernel takes 16), all under the one registered root. */
+#define MONITOR_MAX_PATTERNS 7
+#define MONITOR_FIRST        MONITOR_ROOT "/bthome"
 
 static gboolean
 monitor_handle_simple (TbgBluezAdvertisementMonitor1 *mon, GDBusMethodInvocation *inv, gpointer data)
 {
 	const char *method = g_dbus_method_invocation_get_method_name (inv);
 
-	if (g_str_equal (method, "Activate"))
-		g_message (_("BlueZ watches passively for BTHome advertisements"));
-	else
+	if (g_str_equal (method, "Activate")) {
+		/* once for all of them: they are activated together */
+		if (g_str_equal (g_dbus_method_invocation_get_object_path (inv), MONITOR_FIRST))
+			g_message (_("BlueZ watches passively for BTHome advertisements"));
+	} else
 		g_message (_("BlueZ released the advertisement monitor; BTHome sensors are not heard "
 		             "until it is registered again"));
 	g_dbus_method_invocation_return_value (inv, NULL);
@@ -158,26 +168,49 @@ monitor_handle_device (TbgBluezAdvertisementMonitor1 *mon, GDBusMethodInvocation
 }
 
 static void
-export_monitor (BleSource *src)
+export_monitor (BleSource *src, const char *path, GVariant *patterns)
 {
-	g_autoptr (TbgBluezObjectSkeleton) obj = NULL;
-	g_autoptr (TbgBluezAdvertisementMonitor1) mon = NULL;
-	GDBusConnection *conn = g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (src->om));
+	g_autoptr (TbgBluezObjectSkeleton) obj = tbg_bluez_object_skeleton_new (path);
+	g_autoptr (TbgBluezAdvertisementMonitor1) mon = tbg_bluez_advertisement_monitor1_skeleton_new ();
 
-	if (src->monitors != NULL)
-		return;
-	obj = tbg_bluez_object_skeleton_new (MONITOR_ROOT "/bthome");
-	mon = tbg_bluez_advertisement_monitor1_skeleton_new ();
 	tbg_bluez_advertisement_monitor1_set_type_ (mon, "or_patterns");
-	/* AD type 0x16 (service data) or 0xFF (manufacturer data) starting with a UUID or company id */
-	tbg_bluez_advertisement_monitor1_set_patterns (mon, tbg_ble_adv_monitor_patterns (src, src->bthome));
+	tbg_bluez_advertisement_monitor1_set_patterns (mon, patterns);
 	g_signal_connect (mon, "handle-activate", G_CALLBACK (monitor_handle_simple), src);
 	g_signal_connect (mon, "handle-release", G_CALLBACK (monitor_handle_simple), src);
 	g_signal_connect (mon, "handle-device-found", G_CALLBACK (monitor_handle_device), src);
 	g_signal_connect (mon, "handle-device-lost", G_CALLBACK (monitor_handle_device), src);
 	tbg_bluez_object_skeleton_set_advertisement_monitor1 (obj, mon);
-	src->monitors = g_dbus_object_manager_server_new (MONITOR_ROOT);
 	g_dbus_object_manager_server_export (src->monitors, G_DBUS_OBJECT_SKELETON (obj));
+}
+
+static void
+export_monitors (BleSource *src)
+{
+	GDBusConnection *conn = g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (src->om));
+	/* AD type 0x16 (service data) or 0xFF (manufacturer data) starting with a UUID or company id */
+	g_autoptr (GVariant) all = NULL;
+	gsize n;
+
+	if (src->monitors != NULL)
+		return;
+	all = g_variant_ref_sink (tbg_ble_adv_monitor_patterns (src, src->bthome));
+	n = g_variant_n_children (all);
+	src->monitors = g_dbus_object_manager_server_new (MONITOR_ROOT);
+	/* one monitor however few the patterns, as before the split */
+	for (gsize first = 0; first == 0 || first < n; first += MONITOR_MAX_PATTERNS) {
+		g_autofree char *path = first == 0 ? g_strdup (MONITOR_FIRST)
+		                        : g_strdup_printf (MONITOR_FIRST "_%" G_GSIZE_FORMAT, first / MONITOR_MAX_PATTERNS);
+		GVariantBuilder b;
+
+		g_variant_builder_init (&b, G_VARIANT_TYPE ("a(yyay)"));
+		for (gsize i = first; i < n && i < first + MONITOR_MAX_PATTERNS; i++) {
+			g_autoptr (GVariant) pattern = g_variant_get_child_value (all, i);
+
+			g_variant_builder_add_value (&b, pattern);
+		}
+		export_monitor (src, path, g_variant_builder_end (&b));
+	}
+	/* bluetoothd reads them all from this ObjectManager at RegisterMonitor */
 	g_dbus_object_manager_server_set_connection (src->monitors, conn);
 }
 
@@ -226,7 +259,7 @@ start_passive_scan (BleSource *src, GDBusProxy *adapter)
 		             "scanning actively instead of passively"), path);
 		return FALSE;
 	}
-	export_monitor (src);
+	export_monitors (src);
 	g_dbus_proxy_call (manager, "RegisterMonitor", g_variant_new ("(o)", MONITOR_ROOT),
 	                   G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, src->cancellable, monitor_registered, src);
 	g_message (_("Asking BlueZ on %s to scan passively for BTHome advertisements"), path);

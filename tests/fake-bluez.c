@@ -42,6 +42,9 @@ struct _FakeBluez {
 	char                     *monitors;          /* see fake_bluez_monitors() */
 	char                     *monitor_owner;     /* the client that registered them */
 	GPtrArray                *monitor_paths;     /* char* */
+	GPtrArray                *monitor_patterns;  /* a(yyay) GVariant of each monitor_paths entry */
+	guint                     devices_found;     /* DeviceFound calls the client answered */
+	GCancellable             *cancellable;       /* its calls to the client's monitors */
 	GPtrArray                *devices;   /* FakeDevice */
 	guint                     discovery_starts;
 	guint                     owner_id;
@@ -59,6 +62,10 @@ struct _FakeBluez {
 };
 
 #define ADAPTER_PATH "/org/bluez/hci0"
+/* bluetoothd 5.66 sizes its MGMT Add Adv Patterns Monitor command in 8 bits
+ * (src/adv_monitor.c): a monitor with more patterns overflows it, and
+ * bluetoothd dies with SIGABRT on every registration. */
+#define BLUEZ_566_MAX_PATTERNS 7
 
 static void
 fake_char_free (FakeChar *c)
@@ -267,10 +274,81 @@ handle_start_discovery (FbzAdapter1 *i, GDBusMethodInvocation *inv, gpointer dat
 /* ---- advertisement monitors ------------------------------------------------------ */
 
 static void
+device_found_answered (GObject *obj, GAsyncResult *res, gpointer data)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (GVariant) r = g_dbus_connection_call_finish (G_DBUS_CONNECTION (obj), res, &error);
+
+	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;   /* the fake is gone */
+	if (r != NULL)
+		((FakeBluez *) data)->devices_found++;
+	else
+		g_message ("fake bluetoothd: the client's monitor failed DeviceFound: %s", error->message);
+}
+
+static void
 call_monitor (FakeBluez *fb, const char *path, const char *method, GVariant *args)
 {
+	gboolean found = g_str_equal (method, "DeviceFound");
+
 	g_dbus_connection_call (fb->conn, fb->monitor_owner, path, "org.bluez.AdvertisementMonitor1", method,
-	                        args, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+	                        args, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, fb->cancellable,
+	                        found ? device_found_answered : NULL, fb);
+}
+
+/* Whether one of the or_patterns @patterns (a(yyay)) matches service data
+ * @sd (a{sv}, 16-bit UUIDs: AD type 0x16) or manufacturer data @md (a{qv}:
+ * 0xFF), both as bluetoothd keeps them and either NULL. The AD data starts
+ * with the UUID or company id, little-endian, as on the air. */
+static gboolean
+monitor_matches (GVariant *patterns, GVariant *sd, GVariant *md)
+{
+	GVariant *maps[] = { sd, md };
+	const guint8 ad_types[] = { 0x16, 0xff };
+
+	for (guint m = 0; m < G_N_ELEMENTS (maps); m++) {
+		GVariantIter it;
+		GVariant *key, *value;
+
+		if (maps[m] == NULL)
+			continue;
+		g_variant_iter_init (&it, maps[m]);
+		while (g_variant_iter_loop (&it, "{@?v}", &key, &value)) {
+			const char *uuid = m == 0 ? g_variant_get_string (key, NULL) : NULL;
+			guint16 id = m == 1 ? g_variant_get_uint16 (key) : 0;
+			g_autoptr (GByteArray) ad = g_byte_array_new ();
+			const guint8 *bytes;
+			gsize len;
+			GVariantIter pit;
+			guint8 pos, type;
+			GVariant *content;
+
+			if (uuid != NULL && (strlen (uuid) != 36 || !g_str_has_prefix (uuid, "0000") ||
+			                     !g_str_has_suffix (uuid, "-0000-1000-8000-00805f9b34fb")))
+				continue;   /* not a 16-bit UUID */
+			if (uuid != NULL)
+				id = (guint16) g_ascii_strtoull (uuid + 4, NULL, 16);
+			if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+				continue;
+			bytes = g_variant_get_fixed_array (value, &len, 1);
+			g_byte_array_append (ad, (const guint8[]) { id & 0xff, id >> 8 }, 2);
+			g_byte_array_append (ad, bytes, len);
+			g_variant_iter_init (&pit, patterns);
+			while (g_variant_iter_loop (&pit, "(yy@ay)", &pos, &type, &content)) {
+				gsize clen;
+				const guint8 *c = g_variant_get_fixed_array (content, &clen, 1);
+
+				if (type == ad_types[m] && pos + clen <= ad->len && memcmp (ad->data + pos, c, clen) == 0) {
+					g_variant_unref (content);
+					g_variant_unref (key);
+					g_variant_unref (value);
+					return TRUE;
+				}
+			}
+		}
+	}
+	return FALSE;
 }
 
 static gboolean
@@ -304,6 +382,7 @@ handle_register_monitor (FbzAdvertisementMonitorManager1 *i, GDBusMethodInvocati
 	}
 	objects = g_variant_get_child_value (r, 0);
 	g_ptr_array_set_size (fb->monitor_paths, 0);
+	g_ptr_array_set_size (fb->monitor_patterns, 0);
 	g_variant_iter_init (&it, objects);
 	while (g_variant_iter_loop (&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
 		g_autoptr (GVariant) props = g_variant_lookup_value (ifaces, "org.bluez.AdvertisementMonitor1", NULL);
@@ -328,6 +407,20 @@ handle_register_monitor (FbzAdvertisementMonitorManager1 *i, GDBusMethodInvocati
 				g_string_append_printf (desc, "%02x", b[k]);
 		}
 		g_ptr_array_add (fb->monitor_paths, g_strdup (path));
+		g_ptr_array_add (fb->monitor_patterns,
+		                 patterns ? g_variant_ref (patterns) : g_variant_ref_sink (g_variant_new ("a(yyay)", NULL)));
+		if (patterns != NULL && g_variant_n_children (patterns) > BLUEZ_566_MAX_PATTERNS) {
+			/* what the client sees of bluetoothd dying under its call */
+			g_message ("fake bluetoothd: monitor %s has %" G_GSIZE_FORMAT " patterns; bluetoothd 5.66 "
+			           "aborts on more than %u", path, g_variant_n_children (patterns), BLUEZ_566_MAX_PATTERNS);
+			g_ptr_array_set_size (fb->monitor_paths, 0);
+			g_ptr_array_set_size (fb->monitor_patterns, 0);
+			g_clear_pointer (&fb->monitors, g_free);
+			g_variant_unref (ifaces);   /* left in the loop */
+			g_dbus_method_invocation_return_dbus_error (inv, "org.freedesktop.DBus.Error.NoReply",
+			                                            "bluetoothd died (more than 7 patterns in a monitor)");
+			return TRUE;
+		}
 	}
 	g_free (fb->monitors);
 	fb->monitors = desc->len ? g_strdup (desc->str) : NULL;
@@ -581,9 +674,10 @@ fake_bluez_set_service_data (FakeBluez *fb, const char *address, const char *uui
 	g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
 	g_variant_builder_add (&b, "{sv}", uuid, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1));
 	fbz_device1_set_service_data (d->iface, g_variant_builder_end (&b));
-	/* the monitors hear BTHome (service data 0xFCD2) advertisements */
-	if (fb->monitors != NULL && g_str_equal (uuid, "0000fcd2-0000-1000-8000-00805f9b34fb")) {
-		for (guint k = 0; k < fb->monitor_paths->len; k++)
+	/* the monitors whose patterns match hear it */
+	for (guint k = 0; k < fb->monitor_paths->len; k++) {
+		if (monitor_matches (g_ptr_array_index (fb->monitor_patterns, k),
+		                     fbz_device1_get_service_data (d->iface), NULL))
 			call_monitor (fb, g_ptr_array_index (fb->monitor_paths, k), "DeviceFound",
 			              g_variant_new ("(o)", d->path));
 	}
@@ -713,6 +807,7 @@ fake_bluez_stop (FakeBluez *fb)
 	fbz_adapter1_set_discovering (fb->adapter, FALSE);
 	g_clear_pointer (&fb->monitors, g_free);
 	g_ptr_array_set_size (fb->monitor_paths, 0);
+	g_ptr_array_set_size (fb->monitor_patterns, 0);
 	g_bus_unown_name (fb->owner_id);
 	fb->owner_id = 0;
 	fb->owned = FALSE;
@@ -743,6 +838,8 @@ fake_bluez_new (const char *address)
 	g_signal_connect (fb->adapter, "handle-start-discovery", G_CALLBACK (handle_start_discovery), fb);
 	fbz_object_skeleton_set_adapter1 (fb->adapter_obj, fb->adapter);
 	fb->monitor_paths = g_ptr_array_new_with_free_func (g_free);
+	fb->monitor_patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+	fb->cancellable = g_cancellable_new ();
 	fb->monitor_manager = fbz_advertisement_monitor_manager1_skeleton_new ();
 	fbz_advertisement_monitor_manager1_set_supported_monitor_types (fb->monitor_manager,
 		(const char * const[]) { "or_patterns", NULL });
@@ -767,6 +864,9 @@ fake_bluez_free (FakeBluez *fb)
 	g_object_unref (fb->adapter);
 	g_object_unref (fb->monitor_manager);
 	g_ptr_array_unref (fb->monitor_paths);
+	g_ptr_array_unref (fb->monitor_patterns);
+	g_cancellable_cancel (fb->cancellable);
+	g_object_unref (fb->cancellable);
 	g_free (fb->monitors);
 	g_free (fb->monitor_owner);
 	g_object_unref (fb->adapter_obj);
@@ -780,10 +880,32 @@ fake_bluez_advertise (FakeBluez *fb, const char *address, GVariant *service_data
                       gint16 rssi)
 {
 	FakeDevice *d = find_device (fb, address);
+	g_autoptr (GVariant) sd = service_data ? g_variant_ref_sink (service_data) : NULL;
+	g_autoptr (GVariant) md = manufacturer_data ? g_variant_ref_sink (manufacturer_data) : NULL;
+	g_autoptr (GPtrArray) found = g_ptr_array_new ();
 
-	if (service_data != NULL)
-		fbz_device1_set_service_data (d->iface, service_data);
-	if (manufacturer_data != NULL)
-		fbz_device1_set_manufacturer_data (d->iface, manufacturer_data);
+	for (guint k = 0; k < fb->monitor_paths->len; k++) {
+		if (monitor_matches (g_ptr_array_index (fb->monitor_patterns, k),
+		                     sd ? sd : fbz_device1_get_service_data (d->iface),
+		                     md ? md : fbz_device1_get_manufacturer_data (d->iface)))
+			g_ptr_array_add (found, g_ptr_array_index (fb->monitor_paths, k));
+	}
+	/* scanning passively, bluetoothd hears what its monitors' patterns match, nothing else */
+	if (fb->monitor_paths->len > 0 && found->len == 0 && !fake_bluez_discovering (fb)) {
+		g_message ("fake bluetoothd: %s's advertisement matches no monitor: not heard", address);
+		return;
+	}
+	if (sd != NULL)
+		fbz_device1_set_service_data (d->iface, sd);
+	if (md != NULL)
+		fbz_device1_set_manufacturer_data (d->iface, md);
 	fbz_device1_set_rssi (d->iface, rssi);
+	for (guint k = 0; k < found->len; k++)
+		call_monitor (fb, g_ptr_array_index (found, k), "DeviceFound", g_variant_new ("(o)", d->path));
+}
+
+guint
+fake_bluez_devices_found (FakeBluez *fb)
+{
+	return fb->devices_found;
 }

@@ -63,6 +63,12 @@ void        fake_bluez_remove_monitor_manager (FakeBluez *fb);
 const char *fake_bluez_monitors (FakeBluez *fb);
 /* For tbg_test_wait_until() with a FakeBluez: some monitor is registered. */
 gboolean    fake_bluez_has_monitors (gpointer fb);
+/* How many DeviceFound calls the client's monitors answered (not with an
+ * error). A monitor hears an advertisement its patterns match; with
+ * monitors and no discovery, fake_bluez_advertise() drops one that none
+ * matches, as bluetoothd scanning passively never hears it. A monitor with
+ * more than 7 patterns makes RegisterMonitor fail, as bluetoothd 5.66 dies. */
+guint       fake_bluez_devices_found (FakeBluez *fb);
 gboolean    fake_bluez_discovering (FakeBluez *fb);
 guint       fake_bluez_discovery_starts (FakeBluez *fb);
 /* Powering the adapter off ends discovery, as in bluetoothd. */

@@ -308,6 +308,63 @@ test_passive (Fixture *f, gconstpointer data)
 	               unconfigured);
 }
 
+static gboolean
+two_devices_found (gpointer data)
+{
+	return fake_bluez_devices_found (data) >= 2;
+}
+
+/* scan=passive with decoders=all: 13 patterns, more than bluetoothd 5.66
+ * takes in one monitor (the fake refuses such a monitor: bluetoothd dies on
+ * it). Several monitors of at most 7, together every pattern once; a
+ * sensor heard through the first monitor and one heard through another are
+ * both reported, and each monitor answers BlueZ's DeviceFound. */
+static void
+test_passive_all (Fixture *f, gconstpointer data)
+{
+	static const char * const want[] = {
+		"0,0x16,d2fc", "0,0x16,1c18", "0,0x16,1e18", "0,0x16,1a18", "0,0x16,95fe", "0,0x16,000d",
+		"0,0x16,3dfd", "0,0x16,cdfd", "0,0x16,aafe", "0,0xff,9904", "0,0xff,88ec", "0,0xff,0100",
+		"0,0xff,4c00",
+	};
+	const guint8 pvvx[] = { 0x01, 0x10, 0x00, 0x38, 0xc1, 0xa4, 0x29, 0x09, 0xd7, 0x11, 0x54, 0x0b,
+	                        0x57, 0x22, 0x00 };
+	const guint8 govee[] = { 0x00, 0x03, 0x6a, 0x4f, 0x64, 0x00 };
+	g_autoptr (GHashTable) monitor_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+	g_auto (GStrv) monitors = NULL;
+
+	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	monitors = g_strsplit (fake_bluez_monitors (f->bluez), "\n", -1);
+	g_assert_cmpuint (g_strv_length (monitors), >=, 2);
+	for (guint i = 0; monitors[i] != NULL; i++) {
+		g_auto (GStrv) patterns = NULL;
+
+		g_assert_true (g_str_has_prefix (monitors[i], "or_patterns "));
+		patterns = g_strsplit (monitors[i] + strlen ("or_patterns "), ";", -1);
+		g_assert_cmpuint (g_strv_length (patterns), <=, 7);
+		for (guint k = 0; patterns[k] != NULL; k++) {
+			g_assert_false (g_hash_table_contains (monitor_of, patterns[k]));
+			g_hash_table_insert (monitor_of, g_strdup (patterns[k]), GUINT_TO_POINTER (i + 1));
+		}
+	}
+	for (guint k = 0; k < G_N_ELEMENTS (want); k++)
+		g_assert_true (g_hash_table_contains (monitor_of, want[k]));
+	g_assert_cmpuint (g_hash_table_size (monitor_of), ==, G_N_ELEMENTS (want));
+	/* pvvx (0x181A) shares BTHome's monitor, the first; Govee's (0xEC88) is another */
+	g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (monitor_of, "0,0x16,1a18")), ==,
+	                  GPOINTER_TO_UINT (g_hash_table_lookup (monitor_of, "0,0x16,d2fc")));
+	g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (monitor_of, "0,0xff,88ec")), !=,
+	                  GPOINTER_TO_UINT (g_hash_table_lookup (monitor_of, "0,0x16,d2fc")));
+	g_assert_false (fake_bluez_discovering (f->bluez));
+	fake_bluez_advertise (f->bluez, PVVX, service_data (UUID16 ("181a"), pvvx, sizeof pvvx), NULL, -60);
+	expect_values (f, "Living room", "{\"temperature\":23.45,\"humidity\":45.67,\"voltage\":2.9,\"battery\":87,"
+	                                 "\"rssi\":-60}", unconfigured);
+	fake_bluez_advertise (f->bluez, GOVEE, NULL, manufacturer_data (0xEC88, govee, sizeof govee), -65);
+	expect_values (f, "Cellar", "{\"temperature\":22.3,\"humidity\":82.3,\"battery\":100,\"rssi\":-65}",
+	               unconfigured);
+	g_assert_true (tbg_test_wait_until (two_devices_found, f->bluez, WAIT_MS));
+}
+
 /* ---- reload: the source's validate and reconfigure hooks, in this process ---- */
 
 extern const TbgSource tbg_source_ble;
@@ -396,6 +453,7 @@ main (int argc, char **argv)
 	static const char configured[] = "decoders=atc mibeacon ruuvi govee ibeacon\n";
 	static const char any[] = "decoders=atc\nadvertisers=any\n";
 	static const char passive[] = "decoders=atc,ruuvi\nscan=passive\n";
+	static const char passive_all[] = "decoders=all\nscan=passive\n";
 
 	g_test_init (&argc, &argv, NULL);
 	g_test_add ("/ble-adv/formats", Fixture, configured, setup, test_formats, teardown);
@@ -403,6 +461,7 @@ main (int argc, char **argv)
 	g_test_add ("/ble-adv/beacon-presence", Fixture, configured, setup, test_beacon_presence, teardown);
 	g_test_add ("/ble-adv/any", Fixture, any, setup, test_any, teardown);
 	g_test_add ("/ble-adv/passive", Fixture, passive, setup, test_passive, teardown);
+	g_test_add ("/ble-adv/passive-all", Fixture, passive_all, setup, test_passive_all, teardown);
 	g_test_add_func ("/ble-adv/reload", test_reload);
 	return g_test_run ();
 }

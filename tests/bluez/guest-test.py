@@ -45,10 +45,9 @@ ADVERTISERS = (2, 4, 5, 6, 7, 8, 9, 10, 11)   # the controllers of peripheral.py
 # "not ok … # TODO reason" (expected failures) until the fix lands, e.g.
 #   "g": "no Connected change reaches tbgwd after the restart (issue 19)",
 # Those of issue 19 (a, b, f, f-adapter, g) were listed here until the fixes
-# of the BLE source made them pass.
+# of the BLE source made them pass, and all-passive until tbgwd spread its
+# patterns over monitors of at most 7.
 TODO = {
-    "all-passive": "tbgwd puts all its 13 patterns into one advertisement monitor; bluetoothd 5.66 "
-                   "overflows on more than 7 in one (8-bit command size; fixed upstream by bluez PR #2398)",
 }
 
 T0 = time.monotonic()
@@ -335,9 +334,9 @@ def broadcasting_sensors(addr):
     several with counters: with passive scanning BlueZ keeps every service
     data UUID and company id a device ever sent and reports them all, and a
     format without a counter counts as new again after 10 s. Phase 2 has
-    the formats with counters, phase 3 those without: tbgwd registers one
-    advertisement monitor with a pattern per UUID or company id, and
-    bluetoothd 5.66 takes no more than 7 patterns in one monitor (TODO)."""
+    the formats with counters, phase 3 those without: each phase's patterns
+    (one per UUID or company id) fit in one advertisement monitor, as
+    bluetoothd 5.66 takes no more than 7 in one; phase 4 has them all."""
     m = {i: mac_of(a) for i, a in addr.items()}
     balcony = Sensor("Balcony", 2)
     kitchen = Sensor("Kitchen", 4)
@@ -1010,11 +1009,12 @@ class Test:
 
     # -- phase 4: every format at once with passive scanning
     def all_passive(self):
-        """decoders=all with scan=passive: tbgwd's monitor then has 13
-        patterns, and bluetoothd 5.66 computes the size of its Add Adv
-        Patterns Monitor command in 8 bits (src/adv_monitor.c): more than 7
-        patterns overflow its buffer and bluetoothd dies. A BTHome packet
-        must arrive with bluetoothd still the same process."""
+        """decoders=all with scan=passive: 13 patterns, and bluetoothd 5.66
+        computes the size of its Add Adv Patterns Monitor command in 8 bits
+        (src/adv_monitor.c): more than 7 patterns in one monitor overflow
+        its buffer and bluetoothd dies, so tbgwd spreads them over monitors
+        of at most 7. A BTHome packet must arrive with bluetoothd still the
+        same process."""
         def pid():
             return run("systemctl", "show", "-p", "MainPID", "--value", "bluetooth").stdout.strip()
         self.stop_tbgwd()
@@ -1084,7 +1084,7 @@ class Test:
                     self.adv_absent, ["phase3"])
         self.result("phase3-else", "adv) phase 3: nothing else published; a sensor not in the config is not reported",
                     self.adv_phase3_else, ["phase3"])
-        self.result("all-passive", "adv) decoders=all with passive scanning: bluetoothd survives tbgwd's monitor",
+        self.result("all-passive", "adv) decoders=all with passive scanning: bluetoothd survives tbgwd's monitors",
                     self.all_passive)
         try:
             self.stop_tbgwd()
