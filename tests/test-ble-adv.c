@@ -333,7 +333,7 @@ test_passive_all (Fixture *f, gconstpointer data)
 	g_autoptr (GHashTable) monitor_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	g_auto (GStrv) monitors = NULL;
 
-	g_assert_true (tbg_test_wait_until (monitor_registered, f->bluez, WAIT_MS));
+	g_assert_true (tbg_test_wait_until (fake_bluez_has_monitors, f->bluez, WAIT_MS));
 	monitors = g_strsplit (fake_bluez_monitors (f->bluez), "\n", -1);
 	g_assert_cmpuint (g_strv_length (monitors), >=, 2);
 	for (guint i = 0; monitors[i] != NULL; i++) {
