@@ -158,23 +158,36 @@ notify_started (GObject *obj, GAsyncResult *res, gpointer data)
 		           g_dbus_proxy_get_object_path (G_DBUS_PROXY (obj)), error->message);
 }
 
+static void
+start_notify (BleDevice *bd, GDBusProxy *c)
+{
+	g_autofree char *uuid = tbg_ble_string_prop (c, "UUID");
+	g_autofree const char **f = tbg_ble_flags_of (c);
+
+	if (uuid == NULL || f == NULL || !knows_uuid (bd, uuid))
+		return;
+	if (g_strv_contains (f, "notify") || g_strv_contains (f, "indicate"))
+		g_dbus_proxy_call (c, "StartNotify", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+		                   bd->cancellable, notify_started, g_strdup (uuid));
+}
+
+void
+tbg_ble_arm_characteristic (BleDevice *bd, GDBusProxy *c)
+{
+	GList one = { .data = c };
+
+	start_notify (bd, c);
+	read_listed (bd, &one, FALSE);
+}
+
 /* After every (re)connect: BlueZ forgets notifications with the link. */
 void
 tbg_ble_arm_notifications (BleDevice *bd)
 {
 	GList *chars = tbg_ble_device_characteristics (bd->src, bd->path);
 
-	for (GList *l = chars; l != NULL; l = l->next) {
-		GDBusProxy *c = l->data;
-		g_autofree char *uuid = tbg_ble_string_prop (c, "UUID");
-		g_autofree const char **f = tbg_ble_flags_of (c);
-
-		if (uuid == NULL || f == NULL || !knows_uuid (bd, uuid))
-			continue;
-		if (g_strv_contains (f, "notify") || g_strv_contains (f, "indicate"))
-			g_dbus_proxy_call (c, "StartNotify", NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-			                   bd->cancellable, notify_started, g_strdup (uuid));
-	}
+	for (GList *l = chars; l != NULL; l = l->next)
+		start_notify (bd, l->data);
 	read_listed (bd, chars, FALSE);
 	g_list_free_full (chars, g_object_unref);
 	g_clear_handle_id (&bd->read_id, g_source_remove);

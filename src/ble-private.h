@@ -117,6 +117,10 @@ TbgDevice *tbg_ble_ensure_gateway_device (BleDevice *bd, GDBusProxy *dev);
 
 /* ---- characteristics (ble-gatt.c) ---- */
 void tbg_ble_arm_notifications (BleDevice *bd);
+/* A characteristic that appeared after the device was armed (BlueZ may
+ * resolve services before it has exported them all, as after a restart):
+ * its notifications and its first read, as arming would have done. */
+void tbg_ble_arm_characteristic (BleDevice *bd, GDBusProxy *c);
 /* A characteristic's Value changed (a notification, or a read). */
 void tbg_ble_value_changed (BleDevice *bd, const char *char_path, const char *uuid, GVariant *value);
 

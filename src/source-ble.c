@@ -116,10 +116,13 @@ interface_added (BleSource *src, GDBusInterface *iface)
 	else if (g_str_equal (name, IFACE_DEVICE))
 		tbg_ble_device_added (src, p);
 	else if (g_str_equal (name, IFACE_CHAR)) {
-		/* services of a connected device resolve after the device appears */
+		/* services of a connected device resolve after the device appears,
+		 * and may be exported after they were said to be resolved */
 		BleDevice *bd = device_owning (src, g_dbus_proxy_get_object_path (p));
 
-		if (bd != NULL)
+		if (bd != NULL && bd->armed)
+			tbg_ble_arm_characteristic (bd, p);
+		else if (bd != NULL)
 			tbg_ble_update_device (bd);
 	}
 }

@@ -30,6 +30,7 @@ typedef struct {
 	guint              connects;
 	guint              fail_connects;
 	gboolean           hold_services;
+	gboolean           resolve_before_export;
 	gboolean           chars_exported;
 } FakeDevice;
 
@@ -218,7 +219,9 @@ static void
 link_up (FakeDevice *d)
 {
 	fbz_device1_set_connected (d->iface, TRUE);
-	if (!d->hold_services) {
+	if (d->resolve_before_export) {
+		fbz_device1_set_services_resolved (d->iface, TRUE);
+	} else if (!d->hold_services) {
 		export_chars (d, TRUE);
 		fbz_device1_set_services_resolved (d->iface, TRUE);
 	}
@@ -697,6 +700,18 @@ void
 fake_bluez_hold_services (FakeBluez *fb, const char *address)
 {
 	find_device (fb, address)->hold_services = TRUE;
+}
+
+void
+fake_bluez_resolve_before_export (FakeBluez *fb, const char *address)
+{
+	find_device (fb, address)->resolve_before_export = TRUE;
+}
+
+void
+fake_bluez_export_characteristics (FakeBluez *fb, const char *address)
+{
+	export_chars (find_device (fb, address), TRUE);
 }
 
 void

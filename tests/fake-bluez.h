@@ -77,6 +77,11 @@ void        fake_bluez_set_powered (FakeBluez *fb, gboolean powered);
  * objects) until fake_bluez_resolve_services(). */
 void        fake_bluez_hold_services (FakeBluez *fb, const char *device_address);
 void        fake_bluez_resolve_services (FakeBluez *fb, const char *device_address);
+/* Connect says the services are resolved before their objects are
+ * exported (by fake_bluez_export_characteristics()), as bluetoothd was
+ * seen to do right after a restart. */
+void        fake_bluez_resolve_before_export (FakeBluez *fb, const char *device_address);
+void        fake_bluez_export_characteristics (FakeBluez *fb, const char *device_address);
 /* Connect fails with org.bluez.Error.Failed this many times before it works. */
 void        fake_bluez_fail_connects (FakeBluez *fb, const char *device_address, guint n);
 /* An advertisement as bluetoothd reports it: the device's whole ServiceData

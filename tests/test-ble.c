@@ -427,6 +427,29 @@ test_services_later (Fixture *f, gconstpointer data)
 	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
 }
 
+static void
+thermo_resolves_early (Fixture *f)
+{
+	fake_bluez_resolve_before_export (f->bluez, THERMO);
+}
+
+/* Services said to be resolved before BlueZ exported their objects: each
+ * characteristic is read and notified as it appears. */
+static void
+test_characteristics_after_resolve (Fixture *f, gconstpointer data)
+{
+	TbgTestMessage *m;
+	Count c = { f->bluez, THERMO, 1 };
+
+	expect_connect (f, "{\"device\":\"Thermo\",\"type\":\"default\"}");
+	fake_bluez_export_characteristics (f->bluez, THERMO);
+	m = expect_telemetry_of (f, "Thermo");
+	assert_values (m, "Thermo", "{\"temperature\":23.12}");
+	tbg_test_message_free (m);
+	g_assert_true (tbg_test_wait_until (notifies_reach, &c, WAIT_MS));
+	g_assert_cmpuint (fake_bluez_reads (f->bluez, THERMO, TEMP_UUID), ==, 1);
+}
+
 /* Passive scanning survives a power cycle: BlueZ keeps the monitor
  * registered (registering it again is refused as AlreadyExists), so there is
  * nothing to redo and no reason to fall back to an active scan. */
@@ -1021,6 +1044,7 @@ main (int argc, char **argv)
 	static const Variant link_up_unsignalled = { .prepare = lose_thermo_link_up };
 	static const Variant other_adapter = { "bthome=true\nadapter=hci0\n", .prepare = add_other_adapter };
 	static const Variant unreachable = { .prepare = thermo_unreachable };
+	static const Variant resolves_early = { .prepare = thermo_resolves_early };
 	static const Variant stranger = { .prepare = stranger_with_gatt };
 	static const Variant collider = { .prepare = add_collider };
 	static const Variant stalled = { .prepare = stall_bluez, .no_wait = TRUE };
@@ -1044,6 +1068,7 @@ main (int argc, char **argv)
 	ADDV ("link-up-unsignalled", link_up_unsignalled, test_link_up_unsignalled);
 	ADDV ("adapter-limits-devices", other_adapter, test_adapter_limits_devices);
 	ADDV ("advertiser-follows-link", unreachable, test_advertiser_follows_link);
+	ADDV ("characteristics-after-resolve", resolves_early, test_characteristics_after_resolve);
 	ADDV ("stranger-left-alone", stranger, test_stranger_left_alone);
 	g_test_add ("/ble/read-is-one-sample", Fixture, NULL, setup, test_read_is_one_sample, teardown);
 	g_test_add ("/ble/value-not-known", Fixture, NULL, setup, test_value_not_known, teardown);
