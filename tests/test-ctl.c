@@ -32,62 +32,24 @@ typedef struct {
 	char            *conf;
 } Fixture;
 
-static gboolean
-name_owned (gpointer data)
-{
-	Fixture *f = data;
-	g_autoptr (GVariant) r = g_dbus_connection_call_sync (f->conn, "org.freedesktop.DBus",
-		"/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-		g_variant_new ("(s)", NAME), G_VARIANT_TYPE ("(b)"), 0, -1, NULL, NULL);
-	gboolean owned = FALSE;
-
-	if (r != NULL)
-		g_variant_get (r, "(b)", &owned);
-	return owned;
-}
-
 static GVariant *
 call (Fixture *f, const char *path, const char *iface, const char *method, GVariant *args,
       GError **error)
 {
-	return g_dbus_connection_call_sync (f->conn, NAME, path, iface, method, args, NULL,
-	                                    G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, error);
-}
-
-static gboolean
-link_connected (gpointer data)
-{
-	g_autoptr (GError) error = NULL;
-	g_autoptr (GVariant) r = call (data, MANAGER, "org.freedesktop.DBus.Properties", "Get",
-	                               g_variant_new ("(ss)", IFACE_M, "Connected"), &error);
-	g_autoptr (GVariant) v = NULL;
-
-	if (r == NULL)
-		return FALSE;
-	g_variant_get (r, "(v)", &v);
-	return g_variant_get_boolean (v);
+	return tbg_test_tbgwd_call (f->conn, path, iface, method, args, error);
 }
 
 static void
 daemon_start (Fixture *f)
 {
-	g_autoptr (GError) error = NULL;
-	g_autoptr (GSubprocessLauncher) l = tbg_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-
 	g_clear_object (&f->daemon);
-	f->daemon = g_subprocess_launcher_spawn (l, &error,
-	                                         g_getenv ("TBGWD") ? g_getenv ("TBGWD") : "src/tbgwd",
-	                                         "--session", "--config", f->conf, NULL);
-	g_assert_no_error (error);
-	g_assert_true (tbg_test_wait_until (name_owned, f, WAIT_MS));
-	g_assert_true (tbg_test_wait_until (link_connected, f, WAIT_MS));
-	tbg_test_message_free (tbg_test_peer_expect (f->peer, "v1/devices/me/attributes", WAIT_MS));
+	f->daemon = tbg_test_tbgwd_start (f->conn, f->peer, f->conf, NULL);
 }
 
 static gboolean
 name_free (gpointer data)
 {
-	return !name_owned (data);
+	return !tbg_test_tbgwd_name_owned (((Fixture *) data)->conn);
 }
 
 static void
@@ -100,17 +62,11 @@ daemon_stop (Fixture *f)
 static void
 setup (Fixture *f, gconstpointer data)
 {
-	g_autoptr (GError) error = NULL;
 	g_autofree char *text = NULL;
 
 	/* A test that fails while a child holds a pipe must not hang CI. */
 	alarm (180);
-	f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-	g_test_dbus_up (f->bus);
-	f->conn = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (f->bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, &error);
-	g_assert_no_error (error);
+	f->bus = tbg_test_bus_up (&f->conn);
 	f->broker = tbg_test_broker_start ();
 	f->peer = tbg_test_peer_new (tbg_test_broker_port (f->broker));
 	f->conf = g_strdup_printf ("%s/tbgw-ctl-test-%d.conf", g_get_tmp_dir (), (int) getpid ());
@@ -126,9 +82,7 @@ teardown (Fixture *f, gconstpointer data)
 {
 	tbg_test_stop_daemon (f->daemon);
 	g_object_unref (f->daemon);
-	g_object_unref (f->conn);
-	g_test_dbus_down (f->bus);
-	g_object_unref (f->bus);
+	tbg_test_bus_down (f->bus, f->conn);
 	tbg_test_peer_free (f->peer);
 	tbg_test_broker_free (f->broker);
 	g_unlink (f->conf);
