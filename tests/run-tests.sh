@@ -7,7 +7,7 @@
 #      Debian package: tests/pkg/run.sh)
 #   2. the same tests built with AddressSanitizer + UBSan
 #   3. the core tests under valgrind (no definite leaks)
-#   4. each libFuzzer target for FUZZ_SECONDS (default 30)
+#   4. each libFuzzer target for FUZZ_SECONDS (default 20)
 #   5. make distcheck: the tarball builds, installs and uninstalls (its test
 #      suite is the one steps 1 and 2 already ran, so it is not run a third
 #      time: CI's time goes to the VMs instead)
@@ -18,7 +18,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${TBGW_BUILD_DIR:-$top/_build}
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 failed_steps=()
 
 step () {
