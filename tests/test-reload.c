@@ -328,7 +328,7 @@ test_refused (Fixture *f, gconstpointer data)
 	g_autofree char *remote = NULL;
 	g_autofree char *where = NULL;
 	g_autofree char *ctl_err = NULL;
-	const char *ctl = g_getenv ("TBGWCTL") ? g_getenv ("TBGWCTL") : "src/tbgwctl";
+	const char *ctl = g_getenv ("TBGWCTL") ? g_getenv ("TBGWCTL") : "cli/tbgwctl";
 	int status = 0;
 
 	create_client_device (f);
