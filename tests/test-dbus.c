@@ -5,6 +5,7 @@
 #include "build-config.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "tbg-dbus.h"
 #include "test-util.h"
 
 #include <gio/gio.h>
@@ -350,12 +351,6 @@ typedef struct {
 	GDBusMethodInvocation *held;   /* NEVER: kept unanswered */
 } Handler;
 
-static const char handler_xml[] =
-	"<node><interface name='org.tbgw.Gateway1.RpcHandler'><method name='HandleRpc'>"
-	"<arg name='id' type='u' direction='in'/><arg name='method' type='s' direction='in'/>"
-	"<arg name='params_json' type='s' direction='in'/><arg name='result_json' type='s' direction='out'/>"
-	"</method></interface></node>";
-
 static void
 handler_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
               const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
@@ -392,9 +387,7 @@ handler_new (Fixture *f, HandlerMode mode)
 {
 	Handler *h = g_new0 (Handler, 1);
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (handler_xml, &error);
 
-	g_assert_no_error (error);
 	h->mode = mode;
 	h->conn = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (f->bus),
 		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -402,7 +395,7 @@ handler_new (Fixture *f, HandlerMode mode)
 	g_assert_no_error (error);
 	g_dbus_connection_set_exit_on_close (h->conn, FALSE);
 	h->reg_id = g_dbus_connection_register_object (h->conn, "/com/example/Handler",
-		info->interfaces[0], &handler_vtable, h, NULL, &error);
+		tbg_dbus_rpc_handler_interface_info (), &handler_vtable, h, NULL, &error);
 	g_assert_no_error (error);
 	return h;
 }

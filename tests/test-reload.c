@@ -7,6 +7,7 @@
 #include "build-config.h"
 #include "test-broker.h"
 #include "test-peer.h"
+#include "tbg-dbus.h"
 #include "test-util.h"
 
 #include <errno.h>
@@ -155,12 +156,6 @@ on_name_owner_changed (GDBusConnection *c, const char *sender, const char *path,
 
 /* ---- the D-Bus client ---------------------------------------------------------- */
 
-static const char handler_xml[] =
-	"<node><interface name='org.tbgw.Gateway1.RpcHandler'><method name='HandleRpc'>"
-	"<arg name='id' type='u' direction='in'/><arg name='method' type='s' direction='in'/>"
-	"<arg name='params_json' type='s' direction='in'/><arg name='result_json' type='s' direction='out'/>"
-	"</method></interface></node>";
-
 static void
 handler_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
               const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
@@ -185,12 +180,10 @@ static void
 create_client_device (Fixture *f)
 {
 	g_autoptr (GError) error = NULL;
-	g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (handler_xml, &error);
 	g_autoptr (GVariant) r = NULL, r2 = NULL;
 	const char *path;
 
-	g_assert_no_error (error);
-	f->handler_reg = g_dbus_connection_register_object (f->conn, HANDLER_PATH, info->interfaces[0],
+	f->handler_reg = g_dbus_connection_register_object (f->conn, HANDLER_PATH, tbg_dbus_rpc_handler_interface_info (),
 	                                                    &handler_vtable, f, NULL, &error);
 	g_assert_no_error (error);
 	r = call (f, MANAGER, IFACE_M, "CreateDevice", g_variant_new ("(ss)", "Valve", "valve"), &error);
